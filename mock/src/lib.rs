@@ -1,0 +1,162 @@
+//! `tollbooth-mock`: a deterministic, OpenAI-compatible mock LLM upstream for
+//! tollbooth's tests and demo. HTTP/1.1, loopback only.
+//!
+//! # Endpoints
+//!
+//! | method & path | answer |
+//! | --- | --- |
+//! | `POST …/v1/chat/completions` (any prefix) | a Chat Completion ([`openai`]) |
+//! | `GET /__mock/health` | `200 {"status":"ok"}` |
+//! | `GET /__mock/requests` | `{"requests":[{seq, method, path, headers, body}, …]}`: the last [`log::LOG_CAPACITY`] (64) API requests, oldest first |
+//! | `DELETE /__mock/requests` | `204`, empties that log |
+//! | anything else | `404` in OpenAI's error format (still logged) |
+//!
+//! # Deterministic responses
+//!
+//! * `id` is `chatcmpl-mock` + the 16 hex digits of the FNV-1a hash of the
+//!   request body (the `x-request-id` response header is `req_mock` + the same);
+//!   `created` is always `1700000000`; `model` echoes the request's `model`.
+//! * The reply is `Mock reply to: ` followed by the first 40 characters of the
+//!   last `user` message (`Mock reply.` if there is none). Message contents may
+//!   be strings or arrays of parts, whose `text`s are joined with newlines.
+//!
+//! # Default usage
+//!
+//! With `words(s)` = number of whitespace-separated words of `s`:
+//!
+//! * `prompt_tokens` = Σ over messages of (`words(content)` + 7)
+//! * `reasoning_tokens` = 2 × `words(reply)` if the model is an OpenAI reasoning
+//!   model (`o` followed by a digit: `o1`, `o3`, `o4-mini`, …), else 0
+//! * `completion_tokens` = `words(reply)` + 1 + `reasoning_tokens`
+//! * `total_tokens` = `prompt_tokens` + `completion_tokens`; `cached_tokens` = 0
+//!
+//! Example: `{"model":"gpt-4o","messages":[{"role":"user","content":"Say hi"}]}`
+//! → reply `Mock reply to: Say hi` (5 words): prompt 9, completion 6, total 15.
+//!
+//! # Per-request overrides (request headers)
+//!
+//! | header | effect |
+//! | --- | --- |
+//! | `x-mock-usage: omit` | no `usage` object |
+//! | `x-mock-usage: P,C[,CACHED[,REASONING]]` | exactly these numbers; total = P + C |
+//! | `x-mock-usage-raw: <text>` | `"usage":<text>` spliced verbatim, unvalidated (negatives, fractions, strings, even broken JSON); wins over `x-mock-usage` |
+//! | `x-mock-status: N` (200–599) | N ≥ 400: OpenAI-format error with that status (`429` adds `retry-after: 1`); N < 400: a normal completion with that status, even for an invalid request |
+//! | `x-mock-content-type: …` | replaces the response `content-type` |
+//! | `x-mock-content: <text>` | the reply text |
+//! | `x-mock-delay-ms: N` | waits N ms (≤ 60000) before answering |
+//! | `x-mock-chunk-bytes: N` | sends the body in N-byte chunks (`transfer-encoding: chunked`), pausing between them |
+//! | `x-mock-chunk-delay-ms: N` | that pause (default 5 ms) |
+//!
+//! A malformed `x-mock-*` header is answered `400` with `code: "mock_bad_header"`
+//! and `param` naming the header. Without `x-mock-status`, an invalid request
+//! (body not JSON, no `model`, no `messages` array) gets OpenAI's `400`.
+//!
+//! # Use from tests
+//!
+//! ```no_run
+//! let (addr, server) = tollbooth_mock::spawn("127.0.0.1:0")?;
+//! // … send requests to http://{addr}/v1/chat/completions …
+//! server.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+pub mod ids;
+pub mod log;
+pub mod openai;
+pub mod overrides;
+pub mod response;
+pub mod server;
+pub mod usage;
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::thread::JoinHandle;
+
+pub use server::serve;
+
+/// Binds a listener, refusing any address that is not loopback.
+pub fn bind_loopback(addr: impl ToSocketAddrs) -> io::Result<std::net::TcpListener> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no address to listen on",
+        ));
+    }
+    if let Some(bad) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the mock listens on loopback only, not {bad}"),
+        ));
+    }
+    std::net::TcpListener::bind(&addrs[..])
+}
+
+/// Handle to a server started by [`spawn`].
+///
+/// Dropping it leaves the server running until the process exits; call
+/// [`MockServer::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct MockServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MockServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the mock on a background thread with its own runtime, bound to
+/// `addr` (loopback only; port 0 picks a free port). Returns once the socket
+/// is listening.
+pub fn spawn(addr: impl ToSocketAddrs) -> io::Result<(SocketAddr, MockServer)> {
+    let std_listener = bind_loopback(addr)?;
+    let local = std_listener.local_addr()?;
+    std_listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = {
+        let _guard = runtime.enter();
+        tokio::net::TcpListener::from_std(std_listener)?
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("mock-llm {local}"))
+        .spawn(move || {
+            runtime.spawn(serve(listener));
+            runtime.block_on(async {
+                if stop_rx.await.is_err() {
+                    // Handle dropped without shutdown(): keep serving.
+                    std::future::pending::<()>().await;
+                }
+            });
+            // Dropping the runtime ends the accept loop and all connections.
+        })?;
+    Ok((
+        local,
+        MockServer {
+            addr: local,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        },
+    ))
+}

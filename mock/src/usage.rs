@@ -1,0 +1,166 @@
+//! Provider-neutral token accounting for the mock.
+//!
+//! The numbers are *not* real tokenizer counts: they are a simple, documented
+//! function of the request so that tests can predict them exactly (see the crate
+//! docs for the rules). Each API module (`openai`, later `anthropic`, …) turns a
+//! [`UsageCounts`] into its own wire shape.
+
+/// Fixed per-message overhead added to the prompt count (mimics the few tokens
+/// of role/separator framing real chat tokenizers add per message).
+pub const PER_MESSAGE_OVERHEAD: u64 = 7;
+
+/// Token counts in provider-neutral form.
+///
+/// `completion` *includes* `reasoning` (as OpenAI reports it), and `cached` is a
+/// subset of `prompt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageCounts {
+    pub prompt: u64,
+    pub completion: u64,
+    pub cached: u64,
+    pub reasoning: u64,
+}
+
+impl UsageCounts {
+    /// `prompt + completion`, saturating.
+    pub fn total(&self) -> u64 {
+        self.prompt.saturating_add(self.completion)
+    }
+}
+
+/// Number of whitespace-separated words in `text`.
+pub fn words(text: &str) -> u64 {
+    u64::try_from(text.split_whitespace().count()).unwrap_or(u64::MAX)
+}
+
+/// Default prompt count: for every message, its words plus
+/// [`PER_MESSAGE_OVERHEAD`].
+pub fn prompt_tokens<'a>(message_texts: impl IntoIterator<Item = &'a str>) -> u64 {
+    message_texts
+        .into_iter()
+        .map(|t| words(t).saturating_add(PER_MESSAGE_OVERHEAD))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// True for OpenAI reasoning-model names: an `o` followed by a digit
+/// (`o1`, `o3`, `o4-mini`, …). A `provider/` prefix is ignored.
+pub fn is_reasoning_model(model: &str) -> bool {
+    let name = model.rsplit('/').next().unwrap_or(model);
+    let mut chars = name.chars();
+    chars.next() == Some('o') && chars.next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// Default usage for a request whose messages have the given texts and whose
+/// reply is `reply`, for `model`.
+///
+/// * prompt = Σ (words(message) + 7)
+/// * completion = words(reply) + 1 (+ reasoning)
+/// * reasoning = 2 × words(reply) for reasoning models, else 0
+/// * cached = 0
+pub fn default_usage<'a>(
+    model: &str,
+    message_texts: impl IntoIterator<Item = &'a str>,
+    reply: &str,
+) -> UsageCounts {
+    let reply_words = words(reply);
+    let reasoning = if is_reasoning_model(model) {
+        reply_words.saturating_mul(2)
+    } else {
+        0
+    };
+    UsageCounts {
+        prompt: prompt_tokens(message_texts),
+        completion: reply_words.saturating_add(1).saturating_add(reasoning),
+        cached: 0,
+        reasoning,
+    }
+}
+
+/// Parses the `x-mock-usage` exact form `P,C[,CACHED[,REASONING]]`
+/// (non-negative integers, spaces around commas allowed).
+pub fn parse_exact(spec: &str) -> Result<UsageCounts, String> {
+    let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+    if !(2..=4).contains(&parts.len()) {
+        return Err(format!(
+            "expected P,C[,CACHED[,REASONING]] or `omit`, got {spec:?}"
+        ));
+    }
+    let mut nums = [0u64; 4];
+    for (slot, part) in nums.iter_mut().zip(&parts) {
+        *slot = part
+            .parse::<u64>()
+            .map_err(|e| format!("{part:?} is not a non-negative integer: {e}"))?;
+    }
+    Ok(UsageCounts {
+        prompt: nums[0],
+        completion: nums[1],
+        cached: nums[2],
+        reasoning: nums[3],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_words_and_overhead() {
+        assert_eq!(words("  hello   big\tworld\n"), 3);
+        assert_eq!(words(""), 0);
+        assert_eq!(prompt_tokens(["be brief", "hi there you"]), 2 + 7 + 3 + 7);
+        assert_eq!(prompt_tokens([]), 0);
+    }
+
+    #[test]
+    fn reasoning_models() {
+        for m in ["o1", "o3", "o4-mini", "openai/o3-pro"] {
+            assert!(is_reasoning_model(m), "{m}");
+        }
+        for m in ["gpt-4o", "omni", "o", "", "gpt-4o-mini"] {
+            assert!(!is_reasoning_model(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn default_usage_rules() {
+        let u = default_usage("gpt-4o", ["hello world"], "one two three");
+        assert_eq!(
+            u,
+            UsageCounts {
+                prompt: 9,
+                completion: 4,
+                cached: 0,
+                reasoning: 0
+            }
+        );
+        assert_eq!(u.total(), 13);
+        let r = default_usage("o3", ["hello world"], "one two three");
+        assert_eq!(r.reasoning, 6);
+        assert_eq!(r.completion, 3 + 1 + 6);
+    }
+
+    #[test]
+    fn exact_spec() {
+        assert_eq!(
+            parse_exact("10, 5").ok(),
+            Some(UsageCounts {
+                prompt: 10,
+                completion: 5,
+                cached: 0,
+                reasoning: 0
+            })
+        );
+        assert_eq!(
+            parse_exact("10,5,3,2").ok(),
+            Some(UsageCounts {
+                prompt: 10,
+                completion: 5,
+                cached: 3,
+                reasoning: 2
+            })
+        );
+        for bad in ["", "1", "1,2,3,4,5", "-1,2", "1.5,2", "a,b"] {
+            assert!(parse_exact(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Plugin configuration: the raw JSON document (serde, unknown fields rejected) compiled once in
+//! `on_configure` into an immutable, validated [`Config`] shared by every HTTP context. Every
+//! error names the field it is about, as a path (`prices.gpt-4o.input`).
+
+use crate::money::parse_usd_per_million;
+use crate::pricing::{Price, PriceTable};
+use crate::route::PathGlob;
+use crate::tokens::Encoding;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Which API format a route speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    OpenAi,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::OpenAi => "openai",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub path: PathGlob,
+    /// `:authority` to match exactly (port ignored), or any host.
+    pub host: Option<String>,
+    pub provider: Provider,
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    pub header: Option<String>,
+    pub from_api_key: bool,
+    pub api_key_salt: String,
+    pub default: String,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub routes: Vec<Route>,
+    pub tenant: TenantConfig,
+    /// (attribute name, request header), sorted by name.
+    pub attributes: Vec<(String, String)>,
+    /// Envoy ≥1.35 `allow_on_headers_stop_iteration`: response headers may wait for the body,
+    /// so results are stamped as response headers instead of trailers.
+    pub headers_wait_for_body: bool,
+    pub header_prefix: String,
+    pub upstream_headers: bool,
+    /// Property path for the filter state (Envoy key `wasm.<name>`); `None` disables it.
+    pub filter_state: Option<String>,
+    pub metrics_prefix: String,
+    pub max_tenants: usize,
+    pub default_encoding: Encoding,
+    pub encoding_overrides: Vec<(String, Encoding)>,
+    pub prices: PriceTable,
+    pub max_body_bytes: usize,
+    pub fail_closed: bool,
+}
+
+/// A rejected configuration: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: field `{}`: {}", self.field, self.message)
+    }
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError { field: field.into(), message: message.into() }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    routes: Option<Vec<RawRoute>>,
+    #[serde(default)]
+    tenant: RawTenant,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    allow_on_headers_stop_iteration: bool,
+    #[serde(default)]
+    stamp: RawStamp,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    tokenizer: RawTokenizer,
+    #[serde(default)]
+    prices: BTreeMap<String, RawPrice>,
+    max_body_bytes: Option<u64>,
+    #[serde(default)]
+    fail_mode: FailMode,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    path: String,
+    host: Option<String>,
+    provider: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTenant {
+    header: Option<String>,
+    from_api_key: bool,
+    api_key_salt: Option<String>,
+    default: String,
+}
+
+impl Default for RawTenant {
+    fn default() -> Self {
+        Self { header: None, from_api_key: true, api_key_salt: None, default: "anonymous".into() }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStamp {
+    header_prefix: String,
+    upstream_headers: bool,
+    filter_state: String,
+}
+
+impl Default for RawStamp {
+    fn default() -> Self {
+        Self { header_prefix: "x-llm-".into(), upstream_headers: true, filter_state: "tollbooth".into() }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    prefix: String,
+    max_tenants: u64,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        Self { prefix: "tollbooth".into(), max_tenants: 100 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTokenizer {
+    default_encoding: String,
+    models: BTreeMap<String, String>,
+}
+
+impl Default for RawTokenizer {
+    fn default() -> Self {
+        Self { default_encoding: "o200k_base".into(), models: BTreeMap::new() }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrice {
+    input: Decimal,
+    cached_input: Option<Decimal>,
+    output: Decimal,
+}
+
+/// A decimal written as a JSON number or string; kept as text so it is parsed exactly.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Decimal {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+impl Decimal {
+    fn pico_per_token(&self, field: &str) -> Result<u64, ConfigError> {
+        let text = match self {
+            Decimal::Number(n) => n.to_string(),
+            Decimal::Text(s) => s.clone(),
+        };
+        parse_usd_per_million(&text).map_err(|m| err(field, format!("{m} (USD per million tokens)")))
+    }
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum FailMode {
+    #[default]
+    Open,
+    Closed,
+}
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_ROUTE: &str = "/**/v1/chat/completions";
+
+impl Config {
+    /// Parses and validates the plugin configuration. An empty document means all defaults.
+    pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
+        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let raw: RawConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "(document)".to_string() } else { path };
+            err(field, e.inner().to_string())
+        })?;
+        compile(raw)
+    }
+
+    /// The route a request belongs to, if it is LLM traffic.
+    pub fn route(&self, path: &str, authority: Option<&str>) -> Option<&Route> {
+        let host = authority.map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h));
+        self.routes.iter().find(|r| {
+            r.path.matches(path) && r.host.as_deref().is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
+        })
+    }
+}
+
+fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
+    let routes = compile_routes(raw.routes)?;
+    let tenant = compile_tenant(raw.tenant)?;
+    let mut attributes = Vec::new();
+    for (name, header) in raw.attributes {
+        let field = format!("attributes.{name}");
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+            return Err(err(field, "attribute names use a-z, 0-9, '_' and '-'"));
+        }
+        attributes.push((name, header_name(&field, &header)?));
+    }
+    let header_prefix = raw.stamp.header_prefix.to_ascii_lowercase();
+    if !header_prefix.bytes().all(is_token_char) {
+        return Err(err("stamp.header_prefix", "must contain only header-name characters"));
+    }
+    let filter_state = match raw.stamp.filter_state.as_str() {
+        "" => None,
+        name if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') => Some(name.to_string()),
+        _ => return Err(err("stamp.filter_state", "use letters, digits, '_', '-' and '.'")),
+    };
+    let metrics_prefix = raw.metrics.prefix;
+    if metrics_prefix.is_empty() || !metrics_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(err("metrics.prefix", "must be non-empty and use letters, digits and '_'"));
+    }
+    if !(1..=10_000).contains(&raw.metrics.max_tenants) {
+        return Err(err("metrics.max_tenants", "must be between 1 and 10000"));
+    }
+    let default_encoding = raw.tokenizer.default_encoding.parse().map_err(|m: String| err("tokenizer.default_encoding", m))?;
+    let mut encoding_overrides = Vec::new();
+    for (model, enc) in raw.tokenizer.models {
+        let enc = enc.parse().map_err(|m: String| err(format!("tokenizer.models.{model}"), m))?;
+        encoding_overrides.push((model, enc));
+    }
+    let mut prices = Vec::new();
+    for (model, p) in raw.prices {
+        let field = |f: &str| format!("prices.{model}.{f}");
+        let input = p.input.pico_per_token(&field("input"))?;
+        let cached_input = match p.cached_input {
+            Some(c) => c.pico_per_token(&field("cached_input"))?,
+            None => input,
+        };
+        let output = p.output.pico_per_token(&field("output"))?;
+        prices.push((model, Price { input, cached_input, output }));
+    }
+    let max_body_bytes = match raw.max_body_bytes {
+        None => DEFAULT_MAX_BODY_BYTES,
+        Some(n) if (1..=MAX_MAX_BODY_BYTES).contains(&n) => usize::try_from(n).unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        Some(_) => return Err(err("max_body_bytes", format!("must be between 1 and {MAX_MAX_BODY_BYTES}"))),
+    };
+    Ok(Config {
+        routes,
+        tenant,
+        attributes,
+        headers_wait_for_body: raw.allow_on_headers_stop_iteration,
+        header_prefix,
+        upstream_headers: raw.stamp.upstream_headers,
+        filter_state,
+        metrics_prefix,
+        max_tenants: usize::try_from(raw.metrics.max_tenants).unwrap_or(100),
+        default_encoding,
+        encoding_overrides,
+        prices: PriceTable::new(prices),
+        max_body_bytes,
+        fail_closed: raw.fail_mode == FailMode::Closed,
+    })
+}
+
+fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| vec![RawRoute { path: DEFAULT_ROUTE.into(), host: None, provider: None }]);
+    if raw.is_empty() {
+        return Err(err("routes", "needs at least one route"));
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let path = PathGlob::parse(&r.path).map_err(|m| err(format!("routes[{i}].path"), m))?;
+            let provider = match r.provider.as_deref() {
+                None | Some("openai") | Some("auto") => Provider::OpenAi,
+                Some(other) => return Err(err(format!("routes[{i}].provider"), format!("unknown provider `{other}` (known: openai, auto)"))),
+            };
+            let host = r.host.map(|h| h.to_ascii_lowercase());
+            Ok(Route { path, host, provider })
+        })
+        .collect()
+}
+
+fn compile_tenant(raw: RawTenant) -> Result<TenantConfig, ConfigError> {
+    let header = raw.header.map(|h| header_name("tenant.header", &h)).transpose()?;
+    if raw.default.is_empty() || raw.default.len() > 128 || !raw.default.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(err("tenant.default", "must be 1 to 128 visible ASCII characters"));
+    }
+    Ok(TenantConfig {
+        header,
+        from_api_key: raw.from_api_key,
+        api_key_salt: raw.api_key_salt.unwrap_or_default(),
+        default: raw.default,
+    })
+}
+
+/// RFC 9110 token characters, as allowed in header names.
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn header_name(field: &str, name: &str) -> Result<String, ConfigError> {
+    if name.is_empty() || !name.bytes().all(is_token_char) {
+        return Err(err(field, format!("`{name}` is not a valid header name")));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,319 @@
+//! The per-request state machine, host-free: the adapter forwards each proxy-wasm HTTP callback
+//! here with a [`Host`]. Request bodies are copied as they stream past (fail-open) or held until
+//! complete (fail-closed, so an invalid request never reaches the upstream). Response bodies are
+//! copied as they stream past and the results go out as trailers; with Envoy ≥1.35
+//! `allow_on_headers_stop_iteration`, JSON responses are held whole so the results can go out as
+//! response headers.
+
+use crate::attribution::{attribute, Attribution};
+use crate::config::{Config, Provider};
+use crate::host::{Action, Body, Host, LogLevel, Map};
+use crate::metrics::Recorder;
+use crate::pricing::cost_pico;
+use crate::providers::{openai, Invalid, Problem, RequestInfo, ResponseInfo};
+use crate::stamp::{self, Outcome};
+use crate::tokens::Tokenizer;
+use crate::usage::{Usage, UsageSource};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Per-VM state shared by every HTTP context: built once per configuration.
+pub struct Shared {
+    pub config: Config,
+    pub tokenizer: Rc<Tokenizer>,
+    pub metrics: RefCell<Recorder>,
+}
+
+impl Shared {
+    pub fn new(config: Config, tokenizer: Rc<Tokenizer>) -> Self {
+        let metrics = RefCell::new(Recorder::new(&config.metrics_prefix, config.max_tenants));
+        Self { config, tokenizer, metrics }
+    }
+}
+
+/// Where the results of a request go when it is finalized.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    ResponseHeaders,
+    ResponseTrailers,
+    Nowhere,
+}
+
+struct Metering {
+    provider: Provider,
+    attribution: Attribution,
+    request_body: Vec<u8>,
+    request: Option<RequestInfo>,
+    status: Option<u16>,
+    /// JSON with identity encoding: worth copying and parsing.
+    response_parseable: bool,
+    response_body: Vec<u8>,
+    response_overflow: bool,
+    /// Response headers are waiting for the body (≥1.35 mode).
+    headers_held: bool,
+}
+
+enum State {
+    Start,
+    /// Not LLM traffic, or not meterable: nothing more to do.
+    Passthrough,
+    Metering(Box<Metering>),
+    /// The filter answered locally (fail-closed).
+    Rejected,
+    Done,
+}
+
+pub struct HttpFilter {
+    shared: Option<Rc<Shared>>,
+    state: State,
+}
+
+impl HttpFilter {
+    /// A filter for one HTTP stream; without a configuration it passes everything through.
+    pub fn new(shared: Option<Rc<Shared>>) -> Self {
+        Self { shared, state: State::Start }
+    }
+
+    pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+        let Some(shared) = self.shared.clone() else {
+            self.state = State::Passthrough;
+            return Action::Continue;
+        };
+        let cfg = &shared.config;
+        let mut get = |name: &str| host.header(Map::RequestHeaders, name).ok().flatten();
+        let method = get(":method");
+        let path = get(":path").map(|p| String::from_utf8_lossy(&p).into_owned()).unwrap_or_default();
+        let authority = get(":authority").map(|a| String::from_utf8_lossy(&a).into_owned());
+        let route = cfg.route(&path, authority.as_deref());
+        let (Some(route), Some(b"POST")) = (route, method.as_deref()) else {
+            self.state = State::Passthrough;
+            return Action::Continue;
+        };
+        let attribution = attribute(cfg, |name| host.header(Map::RequestHeaders, name).ok().flatten());
+        if cfg.upstream_headers {
+            let tenant_header = format!("{}tenant", cfg.header_prefix);
+            self.set_or_log(host, Map::RequestHeaders, &tenant_header, &attribution.tenant);
+            for (name, value) in &attribution.attributes {
+                self.set_or_log(host, Map::RequestHeaders, &format!("{}{name}", cfg.header_prefix), value);
+            }
+        }
+        let content_type = host.header(Map::RequestHeaders, "content-type").ok().flatten().unwrap_or_default();
+        let problem = if !is_json(&content_type) {
+            Some((Invalid::ContentType, format!("content-type `{}` is not JSON", String::from_utf8_lossy(&content_type))))
+        } else if end_of_stream {
+            Some((Invalid::EmptyBody, "request has no body".to_string()))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return self.invalid_request(host, &shared, problem);
+        }
+        self.state = State::Metering(Box::new(Metering {
+            provider: route.provider,
+            attribution,
+            request_body: Vec::new(),
+            request: None,
+            status: None,
+            response_parseable: false,
+            response_body: Vec::new(),
+            response_overflow: false,
+            headers_held: false,
+        }));
+        Action::Continue
+    }
+
+    pub fn on_request_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
+            return Action::Continue;
+        };
+        let cfg = &shared.config;
+        if cfg.fail_closed {
+            // Hold the whole body (Pause keeps Envoy buffering) until it can be judged.
+            if body_size > cfg.max_body_bytes {
+                return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
+            }
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            m.request_body = host.body(Body::Request, 0, body_size).unwrap_or_default();
+        } else {
+            // Copy what streams past; each Continue releases it upstream at once.
+            if m.request_body.len() + body_size > cfg.max_body_bytes {
+                return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
+            }
+            let chunk = host.body(Body::Request, 0, body_size).unwrap_or_default();
+            m.request_body.extend_from_slice(&chunk);
+            if !end_of_stream {
+                return Action::Continue;
+            }
+        }
+        let body = std::mem::take(&mut m.request_body);
+        let parsed = match m.provider {
+            Provider::OpenAi => openai::parse_request(&body, cfg, &shared.tokenizer),
+        };
+        match parsed {
+            Ok(info) => {
+                m.request = Some(info);
+                Action::Continue
+            }
+            Err(problem) => self.invalid_request(host, &shared, problem),
+        }
+    }
+
+    pub fn on_response_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
+            return Action::Continue;
+        };
+        let status = host.header(Map::ResponseHeaders, ":status").ok().flatten();
+        m.status = status.and_then(|s| std::str::from_utf8(&s).ok()?.parse().ok());
+        let content_type = host.header(Map::ResponseHeaders, "content-type").ok().flatten().unwrap_or_default();
+        let encoding = host.header(Map::ResponseHeaders, "content-encoding").ok().flatten();
+        let identity = encoding.is_none_or(|e| e.trim_ascii().eq_ignore_ascii_case(b"identity"));
+        m.response_parseable = is_json(&content_type) && identity;
+        if end_of_stream {
+            self.finalize(host, Target::ResponseHeaders);
+            return Action::Continue;
+        }
+        if shared.config.headers_wait_for_body && m.response_parseable {
+            m.headers_held = true;
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    pub fn on_response_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
+            return Action::Continue;
+        };
+        let max = shared.config.max_body_bytes;
+        if m.headers_held {
+            if end_of_stream {
+                m.response_body = host.body(Body::Response, 0, body_size).unwrap_or_default();
+                self.finalize(host, Target::ResponseHeaders);
+                return Action::Continue;
+            }
+            if body_size <= max {
+                return Action::Pause;
+            }
+            // Too large to hold: release headers and body; results go out as trailers.
+            m.headers_held = false;
+            m.response_overflow = true;
+            return Action::Continue;
+        }
+        if m.response_parseable && !m.response_overflow {
+            if m.response_body.len() + body_size > max {
+                m.response_overflow = true;
+                m.response_body = Vec::new();
+            } else {
+                let chunk = host.body(Body::Response, 0, body_size).unwrap_or_default();
+                m.response_body.extend_from_slice(&chunk);
+            }
+        }
+        if end_of_stream {
+            self.finalize(host, Target::ResponseTrailers);
+        }
+        Action::Continue
+    }
+
+    /// The stream is over: meter what was seen if the response never completed.
+    pub fn on_log(&mut self, host: &mut impl Host) {
+        self.finalize(host, Target::Nowhere);
+    }
+
+    fn finalize(&mut self, host: &mut impl Host, target: Target) {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), std::mem::replace(&mut self.state, State::Done)) else {
+            return;
+        };
+        let Some(req) = &m.request else { return };
+        let info = response_info(&m, req, &shared.tokenizer);
+        if let Some((reason, detail)) = &info.problem {
+            host.log(LogLevel::Warn, &format!("tollbooth: response usage not taken ({}): {detail}", reason.as_str()));
+            shared.metrics.borrow_mut().invalid(host, reason.as_str());
+        }
+        let model = info.model.clone().unwrap_or_else(|| req.model.clone());
+        let prices = &shared.config.prices;
+        let price = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
+        let outcome = Outcome {
+            tenant: m.attribution.tenant.clone(),
+            model,
+            provider: m.provider.as_str(),
+            usage: info.usage,
+            cost_pico: price.map(|p| cost_pico(p, &info.usage)),
+            attributes: m.attribution.attributes.clone(),
+            status: m.status,
+        };
+        let cfg = &shared.config;
+        if target != Target::Nowhere {
+            for (name, value) in stamp::fields(&outcome, &cfg.header_prefix) {
+                match target {
+                    Target::ResponseHeaders => self.set_or_log(host, Map::ResponseHeaders, &name, &value),
+                    _ => {
+                        if let Err(e) = host.add_header(Map::ResponseTrailers, &name, &value) {
+                            host.log(LogLevel::Warn, &format!("tollbooth: trailer {name}: status {}", e.0));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(path) = &cfg.filter_state {
+            if let Err(e) = host.set_property(path, stamp::filter_state(&outcome).as_bytes()) {
+                host.log(LogLevel::Warn, &format!("tollbooth: filter state: status {}", e.0));
+            }
+        }
+        shared.metrics.borrow_mut().record(host, &outcome);
+    }
+
+    /// A request that cannot be metered: one log line and a metric, then pass it through
+    /// (fail-open) or answer 400 in OpenAI's error format (fail-closed).
+    fn invalid_request(&mut self, host: &mut impl Host, shared: &Shared, (reason, detail): Problem) -> Action {
+        let code = reason.as_str();
+        shared.metrics.borrow_mut().invalid(host, code);
+        if !shared.config.fail_closed {
+            host.log(LogLevel::Warn, &format!("tollbooth: request passed through unmetered ({code}): {detail}"));
+            self.state = State::Passthrough;
+            return Action::Continue;
+        }
+        host.log(LogLevel::Warn, &format!("tollbooth: request rejected ({code}): {detail}"));
+        self.state = State::Rejected;
+        let body = openai::error_body(&format!("Request rejected by the gateway: {detail}"), &format!("tollbooth_{code}"));
+        if let Err(e) = host.send_local_response(400, &[("content-type", "application/json")], &body) {
+            host.log(LogLevel::Error, &format!("tollbooth: local reply failed: status {}", e.0));
+            return Action::Continue;
+        }
+        Action::Pause
+    }
+
+    fn set_or_log(&self, host: &mut impl Host, map: Map, name: &str, value: &str) {
+        if let Err(e) = host.set_header(map, name, value) {
+            host.log(LogLevel::Warn, &format!("tollbooth: header {name}: status {}", e.0));
+        }
+    }
+}
+
+/// Usage for a finished (or abandoned) exchange.
+fn response_info(m: &Metering, req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    if m.status.is_some_and(|s| !(200..300).contains(&s)) {
+        let usage = Usage { source: UsageSource::None, ..Usage::default() };
+        return ResponseInfo { usage, model: None, problem: None };
+    }
+    if m.response_parseable && !m.response_overflow && !m.response_body.is_empty() {
+        return match m.provider {
+            Provider::OpenAi => openai::parse_response(&m.response_body, req, tok),
+        };
+    }
+    openai::estimate_only(req, 0, None)
+}
+
+fn too_large(max: usize) -> Problem {
+    (Invalid::BodyTooLarge, format!("body larger than max_body_bytes ({max})"))
+}
+
+/// `application/json`, with or without parameters.
+fn is_json(content_type: &[u8]) -> bool {
+    let ct = content_type.trim_ascii();
+    let base = ct.split(|b| *b == b';').next().unwrap_or(ct).trim_ascii();
+    base.eq_ignore_ascii_case(b"application/json")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,53 @@
+//! The seam between the filter and its host. The adapter implements [`Host`] with proxy-wasm
+//! hostcalls; native tests implement it with a fake. Every call returns errors as values.
+
+/// A hostcall failed; the proxy-wasm status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostError(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+/// What a callback tells the host to do with the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Continue,
+    Pause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Map {
+    RequestHeaders,
+    ResponseHeaders,
+    ResponseTrailers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    Request,
+    Response,
+}
+
+pub trait Host {
+    fn log(&mut self, level: LogLevel, message: &str);
+    fn header(&mut self, map: Map, name: &str) -> Result<Option<Vec<u8>>, HostError>;
+    /// Sets (replaces) a header.
+    fn set_header(&mut self, map: Map, name: &str, value: &str) -> Result<(), HostError>;
+    /// Adds a header; on [`Map::ResponseTrailers`] during the last body callback this creates
+    /// the trailers.
+    fn add_header(&mut self, map: Map, name: &str, value: &str) -> Result<(), HostError>;
+    /// Bytes `start..start+len` of the body buffered for the current callback.
+    fn body(&mut self, body: Body, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
+    fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError>;
+    fn send_local_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError>;
+    fn define_counter(&mut self, name: &str) -> Result<u32, HostError>;
+    /// Adds `delta` (> 0) to a counter.
+    fn increment_counter(&mut self, id: u32, delta: u64) -> Result<(), HostError>;
+}

@@ -1,0 +1,24 @@
+//! tollbooth — a proxy-wasm HTTP filter that meters LLM traffic inline: who called, which model,
+//! how many tokens, what it cost; stamped on the response, in filter state and in metrics.
+//!
+//! Everything but [`adapter`] is host-free: plain Rust driven through the [`host::Host`] trait,
+//! unit-tested natively and under wasm32. The adapter is the only code that makes hostcalls.
+
+pub mod attribution;
+pub mod config;
+pub mod filter;
+pub mod host;
+pub mod metrics;
+pub mod money;
+pub mod pricing;
+pub mod providers;
+pub mod route;
+pub mod stamp;
+pub mod tokens;
+pub mod usage;
+
+#[cfg(target_os = "wasi")]
+mod adapter;
+
+#[cfg(test)]
+pub(crate) mod fake;

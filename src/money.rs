@@ -1,0 +1,112 @@
+//! Money as integers. Prices are held in pico-USD per token (1 pico-USD = 1e-12 USD), so a price
+//! quoted in USD per million tokens with up to six decimals is exact: $2.50 / 1M tokens is
+//! 2_500_000 pico-USD per token. Costs are pico-USD in a `u128`; nothing here uses floats.
+
+/// Pico-USD in one US dollar.
+pub const PICO_PER_USD: u128 = 1_000_000_000_000;
+/// Pico-USD in one micro-USD (the unit of the cost metric).
+pub const PICO_PER_MICRO: u128 = 1_000_000;
+/// Largest accepted price: $1,000,000 per million tokens.
+const MAX_PRICE_PICO: u64 = 1_000_000 * 1_000_000;
+
+/// Parses a price in USD per million tokens, written as a decimal (`"2.5"`, `"0.075"`, `"10"`),
+/// into pico-USD per token. At most six decimals, no sign, no exponent.
+pub fn parse_usd_per_million(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (whole, frac) = match text.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (text, ""),
+    };
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && frac.is_empty() || !digits_ok(whole) || !digits_ok(frac) {
+        return Err(format!("`{text}` is not a non-negative decimal number"));
+    }
+    if frac.len() > 6 {
+        return Err(format!("`{text}` has more than 6 decimals"));
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| format!("`{text}` is too large"))?
+    };
+    let mut frac_val: u64 = 0;
+    for i in 0..6 {
+        let d = frac.as_bytes().get(i).map_or(0, |b| u64::from(b - b'0'));
+        frac_val = frac_val * 10 + d;
+    }
+    whole
+        .checked_mul(1_000_000)
+        .and_then(|w| w.checked_add(frac_val))
+        .filter(|p| *p <= MAX_PRICE_PICO)
+        .ok_or_else(|| format!("`{text}` is above the maximum of 1000000 USD per million tokens"))
+}
+
+/// Formats pico-USD as a plain decimal USD string with no trailing zeros: `1250000000` → `"0.00125"`.
+pub fn format_usd(pico: u128) -> String {
+    let whole = pico / PICO_PER_USD;
+    let frac = pico % PICO_PER_USD;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let frac = format!("{frac:012}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
+}
+
+/// Carries sub-micro-USD remainders so that a stream of small costs adds up exactly in a
+/// micro-USD counter: the counter never drifts by more than one micro-USD per carrier.
+#[derive(Debug, Default, Clone)]
+pub struct MicroCarry {
+    remainder_pico: u128,
+}
+
+impl MicroCarry {
+    /// Adds `pico` and returns the whole micro-USD now due.
+    pub fn add(&mut self, pico: u128) -> u64 {
+        let total = self.remainder_pico.saturating_add(pico);
+        self.remainder_pico = total % PICO_PER_MICRO;
+        u64::try_from(total / PICO_PER_MICRO).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn parses_decimal_prices_exactly() {
+        assert_eq!(parse_usd_per_million("2.50"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_million("0.075"), Ok(75_000));
+        assert_eq!(parse_usd_per_million("10"), Ok(10_000_000));
+        assert_eq!(parse_usd_per_million(".5"), Ok(500_000));
+        assert_eq!(parse_usd_per_million("0.000001"), Ok(1));
+        assert_eq!(parse_usd_per_million("0"), Ok(0));
+    }
+
+    #[test]
+    fn rejects_bad_prices() {
+        for bad in ["", ".", "-1", "1e3", "0.0000001", "abc", "1.2.3", "2000000", " 1 2"] {
+            assert!(parse_usd_per_million(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn formats_without_float_artefacts() {
+        assert_eq!(format_usd(0), "0");
+        // 0.1 + 0.2 USD: the classic float artefact is 0.30000000000000004.
+        assert_eq!(format_usd(PICO_PER_USD / 10 + 2 * PICO_PER_USD / 10), "0.3");
+        assert_eq!(format_usd(1_250_000_000), "0.00125");
+        assert_eq!(format_usd(3 * PICO_PER_USD + 1), "3.000000000001");
+    }
+
+    #[test]
+    fn micro_carry_adds_up_exactly() {
+        let mut carry = MicroCarry::default();
+        // 0.4 micro-USD, ten times: 4 micro-USD in total, emitted as whole micros.
+        let emitted: u64 = (0..10).map(|_| carry.add(400_000)).sum();
+        assert_eq!(emitted, 4);
+        assert_eq!(carry.add(2_500_000), 2);
+        assert_eq!(carry.add(500_000), 1);
+    }
+}

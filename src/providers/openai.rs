@@ -1,0 +1,213 @@
+//! OpenAI Chat Completions (`POST /v1/chat/completions`), as documented in the API reference
+//! (https://platform.openai.com/docs/api-reference/chat). Prompt tokens are estimated with the
+//! chat format that the OpenAI Cookbook "How to count tokens with tiktoken" documents: 3 tokens
+//! per message, 1 more per `name`, 3 to prime the reply, plus its function-definition formula
+//! for `tools`.
+
+use super::{Invalid, Problem, RequestInfo, ResponseInfo};
+use crate::config::Config;
+use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
+use crate::usage::{read_count, Usage, UsageSource};
+use serde_json::{json, Map, Value};
+
+const TOKENS_PER_MESSAGE: u64 = 3;
+const TOKENS_PER_NAME: u64 = 1;
+const REPLY_PRIMING: u64 = 3;
+/// An image part's minimum cost (a low-detail image; OpenAI "Images and vision" guide). The
+/// real figure depends on the image size, which the filter does not decode.
+const IMAGE_PART_TOKENS: u64 = 85;
+
+/// Parses a JSON body into an object, classifying failures.
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
+    if body.is_empty() {
+        return Err((Invalid::EmptyBody, "empty body".into()));
+    }
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err((Invalid::NotUtf8, format!("body is not UTF-8 (byte {})", e.valid_up_to())));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err((Invalid::InvalidJson, "body is not a JSON object".into())),
+        Err(e) => Err((Invalid::InvalidJson, format!("invalid JSON: {e}"))),
+    }
+}
+
+/// Reads a Chat Completions request and estimates its prompt tokens.
+pub fn parse_request(body: &[u8], cfg: &Config, tok: &Tokenizer) -> Result<RequestInfo, Problem> {
+    let req = parse_object(body)?;
+    let model = match req.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => return Err((Invalid::MissingModel, "request has no `model` string".into())),
+    };
+    let encoding = encoding_for_model(&model, &cfg.encoding_overrides, cfg.default_encoding);
+    let max_output_tokens = ["max_completion_tokens", "max_tokens"].iter().find_map(|k| req.get(*k).and_then(Value::as_u64));
+    Ok(RequestInfo {
+        stream: req.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        max_output_tokens,
+        choices: req.get("n").and_then(Value::as_u64).unwrap_or(1).max(1),
+        user: req.get("user").and_then(Value::as_str).map(str::to_string),
+        estimated_input_tokens: estimate_prompt_tokens(&req, encoding, tok),
+        encoding,
+        model,
+    })
+}
+
+/// The cookbook's `num_tokens_from_messages` plus `num_tokens_for_tools`.
+pub fn estimate_prompt_tokens(req: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u64 {
+    let count = |s: &str| tok.count(enc, s);
+    let mut total = REPLY_PRIMING;
+    for msg in req.get("messages").and_then(Value::as_array).into_iter().flatten() {
+        total += TOKENS_PER_MESSAGE;
+        let Some(msg) = msg.as_object() else { continue };
+        if let Some(role) = msg.get("role").and_then(Value::as_str) {
+            total += count(role);
+        }
+        total += content_tokens(msg.get("content"), &count);
+        if let Some(name) = msg.get("name").and_then(Value::as_str) {
+            total += count(name) + TOKENS_PER_NAME;
+        }
+        if let Some(refusal) = msg.get("refusal").and_then(Value::as_str) {
+            total += count(refusal);
+        }
+        for call in msg.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            // Not in the cookbook: the call's name and arguments plus a small frame.
+            let f = &call["function"];
+            total += TOKENS_PER_MESSAGE + count(f["name"].as_str().unwrap_or("")) + count(f["arguments"].as_str().unwrap_or(""));
+        }
+    }
+    let functions: Vec<&Value> = match (req.get("tools"), req.get("functions")) {
+        (Some(Value::Array(tools)), _) => tools.iter().map(|t| &t["function"]).collect(),
+        (_, Some(Value::Array(functions))) => functions.iter().collect(),
+        _ => Vec::new(),
+    };
+    total + tool_tokens(&functions, enc, &count)
+}
+
+/// Text in a message's `content`: a string, or an array of content parts.
+fn content_tokens(content: Option<&Value>, count: &impl Fn(&str) -> u64) -> u64 {
+    match content {
+        Some(Value::String(s)) => count(s),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|p| match p["type"].as_str() {
+                Some("text") => count(p["text"].as_str().unwrap_or("")),
+                Some("refusal") => count(p["refusal"].as_str().unwrap_or("")),
+                Some("image_url") => IMAGE_PART_TOKENS,
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// The cookbook's `num_tokens_for_tools`: per function `func_init` (7 for o200k models such as
+/// gpt-4o, 10 for cl100k models such as gpt-4), `name:description`, then per property
+/// `prop_key` and `name:type:description`, enum items, and `func_end` once. Descriptions lose a
+/// trailing period.
+fn tool_tokens(functions: &[&Value], enc: Encoding, count: &impl Fn(&str) -> u64) -> u64 {
+    if functions.is_empty() {
+        return 0;
+    }
+    let func_init: i64 = if enc == Encoding::Cl100kBase { 10 } else { 7 };
+    let (prop_init, prop_key, enum_init, enum_item, func_end): (i64, i64, i64, i64, i64) = (3, 3, -3, 3, 12);
+    let c = |s: &str| i64::try_from(count(s)).unwrap_or(i64::MAX);
+    let mut total: i64 = 0;
+    for f in functions {
+        total += func_init;
+        let desc = f["description"].as_str().unwrap_or("");
+        total += c(&format!("{}:{}", f["name"].as_str().unwrap_or(""), desc.strip_suffix('.').unwrap_or(desc)));
+        let Some(props) = f["parameters"]["properties"].as_object().filter(|p| !p.is_empty()) else { continue };
+        total += prop_init;
+        for (key, prop) in props {
+            total += prop_key;
+            if let Some(items) = prop["enum"].as_array() {
+                total += enum_init;
+                for item in items {
+                    total += enum_item + c(&value_text(item));
+                }
+            }
+            let desc = prop["description"].as_str().unwrap_or("");
+            let ty = value_text(&prop["type"]);
+            total += c(&format!("{key}:{ty}:{}", desc.strip_suffix('.').unwrap_or(desc)));
+        }
+    }
+    u64::try_from(total + func_end).unwrap_or(0)
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads a Chat Completions response: the provider's usage when present and sane, else an
+/// estimate (the request's prompt estimate, and the returned messages counted).
+pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    let resp = match parse_object(body) {
+        Ok(r) => r,
+        Err(problem) => return estimate_only(req, 0, Some(problem)),
+    };
+    let model = resp.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_string);
+    let (usage, problem) = match resp.get("usage") {
+        None | Some(Value::Null) => (None, None),
+        Some(u) => match provider_usage(u) {
+            Ok(u) => (Some(u), None),
+            Err(detail) => (None, Some((Invalid::BadUsage, detail))),
+        },
+    };
+    match usage {
+        Some(usage) => ResponseInfo { usage, model, problem: None },
+        None => {
+            let output = output_tokens(&resp, req.encoding, tok);
+            ResponseInfo { model, ..estimate_only(req, output, problem) }
+        }
+    }
+}
+
+/// The response's `usage` object, validated: counts are non-negative integers within reason,
+/// cached ≤ prompt and reasoning ≤ completion.
+fn provider_usage(u: &Value) -> Result<Usage, String> {
+    let prompt = read_count(u.get("prompt_tokens"), "usage.prompt_tokens")?;
+    let completion = read_count(u.get("completion_tokens"), "usage.completion_tokens")?;
+    let cached = read_count(u.pointer("/prompt_tokens_details/cached_tokens"), "cached_tokens")?.unwrap_or(0);
+    let reasoning = read_count(u.pointer("/completion_tokens_details/reasoning_tokens"), "reasoning_tokens")?.unwrap_or(0);
+    let (Some(input), Some(output)) = (prompt, completion) else {
+        return Err("usage lacks prompt_tokens or completion_tokens".into());
+    };
+    if cached > input || reasoning > output {
+        return Err(format!("inconsistent usage: cached {cached} > prompt {input} or reasoning {reasoning} > completion {output}"));
+    }
+    Ok(Usage { input_tokens: input, output_tokens: output, cached_tokens: cached, reasoning_tokens: reasoning, source: UsageSource::Provider })
+}
+
+/// Tokens of the returned choices: content, refusals and tool calls.
+fn output_tokens(resp: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u64 {
+    let count = |v: &Value| v.as_str().map_or(0, |s| tok.count(enc, s));
+    let mut total = 0;
+    for choice in resp.get("choices").and_then(Value::as_array).into_iter().flatten() {
+        let msg = &choice["message"];
+        total += count(&msg["content"]) + count(&msg["refusal"]);
+        for call in msg["tool_calls"].as_array().into_iter().flatten() {
+            total += count(&call["function"]["name"]) + count(&call["function"]["arguments"]);
+        }
+    }
+    total
+}
+
+/// Usage made of the prompt estimate and `output` counted tokens.
+pub fn estimate_only(req: &RequestInfo, output: u64, problem: Option<Problem>) -> ResponseInfo {
+    let usage = Usage { input_tokens: req.estimated_input_tokens, output_tokens: output, source: UsageSource::Estimate, ..Usage::default() };
+    ResponseInfo { usage, model: None, problem }
+}
+
+/// An error body in OpenAI's format, for fail-closed rejections.
+pub fn error_body(message: &str, code: &str) -> Vec<u8> {
+    json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}})
+        .to_string()
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! What the filter tells the world about a metered request: response header/trailer fields and
+//! the filter-state JSON object (`%FILTER_STATE(wasm.tollbooth:PLAIN)%` in Envoy access logs).
+
+use crate::money::format_usd;
+use crate::usage::Usage;
+use serde_json::{json, Map as JsonMap, Value};
+
+/// The result of metering one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub tenant: String,
+    pub model: String,
+    pub provider: &'static str,
+    pub usage: Usage,
+    /// `None` when the model has no price.
+    pub cost_pico: Option<u128>,
+    pub attributes: Vec<(String, String)>,
+    /// HTTP status of the response, if one arrived.
+    pub status: Option<u16>,
+}
+
+/// Header (or trailer) fields, names prefixed with `prefix` (default `x-llm-`).
+pub fn fields(outcome: &Outcome, prefix: &str) -> Vec<(String, String)> {
+    let u = &outcome.usage;
+    let mut out = vec![
+        (format!("{prefix}tenant"), outcome.tenant.clone()),
+        (format!("{prefix}model"), outcome.model.clone()),
+        (format!("{prefix}input-tokens"), u.input_tokens.to_string()),
+        (format!("{prefix}output-tokens"), u.output_tokens.to_string()),
+        (format!("{prefix}cached-tokens"), u.cached_tokens.to_string()),
+        (format!("{prefix}reasoning-tokens"), u.reasoning_tokens.to_string()),
+    ];
+    if let Some(cost) = outcome.cost_pico {
+        out.push((format!("{prefix}cost-usd"), format_usd(cost)));
+    }
+    out.push((format!("{prefix}usage-source"), u.source.as_str().to_string()));
+    out
+}
+
+/// The filter-state JSON object: the same fields plus provider, status and attributes.
+pub fn filter_state(outcome: &Outcome) -> String {
+    let u = &outcome.usage;
+    let attributes: JsonMap<String, Value> =
+        outcome.attributes.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    json!({
+        "tenant": outcome.tenant,
+        "model": outcome.model,
+        "provider": outcome.provider,
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "cached_tokens": u.cached_tokens,
+        "reasoning_tokens": u.reasoning_tokens,
+        "cost_usd": outcome.cost_pico.map(format_usd),
+        "usage_source": u.source.as_str(),
+        "status": outcome.status,
+        "attributes": attributes,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::UsageSource;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn outcome(cost: Option<u128>) -> Outcome {
+        Outcome {
+            tenant: "acme".into(),
+            model: "gpt-4o".into(),
+            provider: "openai",
+            usage: Usage { input_tokens: 10, output_tokens: 5, cached_tokens: 2, reasoning_tokens: 1, source: UsageSource::Provider },
+            cost_pico: cost,
+            attributes: vec![("team".into(), "search".into())],
+            status: Some(200),
+        }
+    }
+
+    #[test]
+    fn fields_use_the_prefix_and_omit_cost_when_unpriced() {
+        let f = fields(&outcome(Some(1_500_000_000)), "x-llm-");
+        let get = |n: &str| f.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        assert_eq!(get("x-llm-tenant"), Some("acme"));
+        assert_eq!(get("x-llm-input-tokens"), Some("10"));
+        assert_eq!(get("x-llm-cost-usd"), Some("0.0015"));
+        assert_eq!(get("x-llm-usage-source"), Some("provider"));
+        let f = fields(&outcome(None), "x-gw-");
+        assert!(f.iter().all(|(k, _)| k.starts_with("x-gw-")));
+        assert!(!f.iter().any(|(k, _)| k.ends_with("cost-usd")));
+    }
+
+    #[test]
+    fn filter_state_is_one_json_object() {
+        let v: Value = serde_json::from_str(&filter_state(&outcome(Some(1_500_000_000)))).unwrap();
+        assert_eq!(v["tenant"], "acme");
+        assert_eq!(v["cost_usd"], "0.0015");
+        assert_eq!(v["cached_tokens"], 2);
+        assert_eq!(v["attributes"]["team"], "search");
+        assert_eq!(v["status"], 200);
+        let v: Value = serde_json::from_str(&filter_state(&outcome(None))).unwrap();
+        assert!(v["cost_usd"].is_null());
+    }
+}

@@ -1,0 +1,175 @@
+//! Token counting with tiktoken-rs. The encoding is chosen by model family (OpenAI's
+//! `tiktoken/model.py` mapping): o200k_base for gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and the o-series;
+//! cl100k_base for gpt-4, gpt-3.5-turbo and the embedding models; a configured default otherwise.
+
+use std::fmt;
+use std::str::FromStr;
+use tiktoken_rs::CoreBPE;
+
+/// A BPE encoding the filter can count with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    O200kBase,
+    Cl100kBase,
+}
+
+impl Encoding {
+    pub const ALL: [Encoding; 2] = [Encoding::O200kBase, Encoding::Cl100kBase];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::O200kBase => "o200k_base",
+            Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Encoding::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| format!("unknown encoding `{s}` (known: o200k_base, cl100k_base)"))
+    }
+}
+
+/// Model-name prefixes and their encodings, most specific first. From OpenAI's tiktoken
+/// `model.py` (MODEL_PREFIX_TO_ENCODING / MODEL_TO_ENCODING); Azure spells gpt-3.5 `gpt-35`.
+const FAMILIES: &[(&str, Encoding)] = &[
+    ("gpt-4o", Encoding::O200kBase),
+    ("chatgpt-4o", Encoding::O200kBase),
+    ("gpt-4.1", Encoding::O200kBase),
+    ("gpt-4.5", Encoding::O200kBase),
+    ("gpt-5", Encoding::O200kBase),
+    ("gpt-oss", Encoding::O200kBase),
+    ("o1", Encoding::O200kBase),
+    ("o3", Encoding::O200kBase),
+    ("o4", Encoding::O200kBase),
+    ("gpt-4", Encoding::Cl100kBase),
+    ("gpt-3.5", Encoding::Cl100kBase),
+    ("gpt-35", Encoding::Cl100kBase),
+    ("text-embedding-3", Encoding::Cl100kBase),
+    ("text-embedding-ada-002", Encoding::Cl100kBase),
+];
+
+/// The encoding for `model`: the longest matching configured override, else the model family,
+/// else `default`.
+pub fn encoding_for_model(model: &str, overrides: &[(String, Encoding)], default: Encoding) -> Encoding {
+    let by_override = overrides
+        .iter()
+        .filter(|(prefix, _)| model.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, enc)| *enc);
+    by_override
+        .or_else(|| FAMILIES.iter().find(|(p, _)| model.starts_with(p)).map(|(_, e)| *e))
+        .unwrap_or(default)
+}
+
+/// Loaded encodings. Building one costs a few hundred milliseconds inside wasm, so it happens
+/// once per VM, when the configuration is applied, never on a request.
+pub struct Tokenizer {
+    o200k: Option<CoreBPE>,
+    cl100k: Option<CoreBPE>,
+}
+
+impl Tokenizer {
+    /// Loads the given encodings.
+    pub fn load(encodings: &[Encoding]) -> Result<Self, String> {
+        let build = |enc: Encoding| -> Result<Option<CoreBPE>, String> {
+            if !encodings.contains(&enc) {
+                return Ok(None);
+            }
+            let bpe = match enc {
+                Encoding::O200kBase => tiktoken_rs::o200k_base(),
+                Encoding::Cl100kBase => tiktoken_rs::cl100k_base(),
+            };
+            bpe.map(Some).map_err(|e| format!("loading {enc}: {e}"))
+        };
+        Ok(Self { o200k: build(Encoding::O200kBase)?, cl100k: build(Encoding::Cl100kBase)? })
+    }
+
+    pub fn has(&self, enc: Encoding) -> bool {
+        self.bpe(enc).is_some()
+    }
+
+    fn bpe(&self, enc: Encoding) -> Option<&CoreBPE> {
+        match enc {
+            Encoding::O200kBase => self.o200k.as_ref(),
+            Encoding::Cl100kBase => self.cl100k.as_ref(),
+        }
+    }
+
+    /// Number of tokens in `text`, special-token text counted as ordinary text (as the API does
+    /// for user content). An encoding that was not loaded counts with any loaded one, else
+    /// falls back to one token per four bytes.
+    pub fn count(&self, enc: Encoding, text: &str) -> u64 {
+        if text.is_empty() {
+            return 0;
+        }
+        let bpe = self.bpe(enc).or(self.o200k.as_ref()).or(self.cl100k.as_ref());
+        match bpe {
+            Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+            None => (text.len() as u64).div_ceil(4),
+        }
+    }
+}
+
+impl fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("o200k", &self.o200k.is_some())
+            .field("cl100k", &self.cl100k.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// Both encodings, loaded once per test process.
+    pub(crate) fn tokenizer() -> &'static Tokenizer {
+        static TOK: OnceLock<Tokenizer> = OnceLock::new();
+        TOK.get_or_init(|| Tokenizer::load(&Encoding::ALL).unwrap())
+    }
+
+    #[test]
+    fn families() {
+        let d = Encoding::O200kBase;
+        assert_eq!(encoding_for_model("gpt-4o-2024-08-06", &[], d), Encoding::O200kBase);
+        assert_eq!(encoding_for_model("gpt-4", &[], Encoding::Cl100kBase), Encoding::Cl100kBase);
+        assert_eq!(encoding_for_model("gpt-4-0613", &[], d), Encoding::Cl100kBase);
+        assert_eq!(encoding_for_model("gpt-3.5-turbo", &[], d), Encoding::Cl100kBase);
+        assert_eq!(encoding_for_model("gpt-4.1-mini", &[], Encoding::Cl100kBase), Encoding::O200kBase);
+        assert_eq!(encoding_for_model("o3-mini", &[], Encoding::Cl100kBase), Encoding::O200kBase);
+        assert_eq!(encoding_for_model("llama-3", &[], Encoding::Cl100kBase), Encoding::Cl100kBase);
+        let overrides = vec![("gpt-4o-ft".to_string(), Encoding::Cl100kBase)];
+        assert_eq!(encoding_for_model("gpt-4o-ft-1", &overrides, d), Encoding::Cl100kBase);
+    }
+
+    #[test]
+    fn counts_known_strings() {
+        // Known counts from OpenAI's tiktoken: "tiktoken is great!" is 6 tokens in cl100k_base
+        // (OpenAI Cookbook, "How to count tokens with tiktoken").
+        let t = tokenizer();
+        assert_eq!(t.count(Encoding::Cl100kBase, "tiktoken is great!"), 6);
+        assert_eq!(t.count(Encoding::O200kBase, ""), 0);
+        assert!(t.count(Encoding::O200kBase, "<|endoftext|>") > 1, "special text counts as text");
+    }
+
+    #[test]
+    fn unknown_encoding_name_is_an_error() {
+        assert!("p50k_base".parse::<Encoding>().is_err());
+        assert_eq!("cl100k_base".parse::<Encoding>(), Ok(Encoding::Cl100kBase));
+    }
+}
