@@ -60,7 +60,18 @@ pub struct Config {
     pub encoding_overrides: Vec<(String, Encoding)>,
     pub prices: PriceTable,
     pub max_body_bytes: usize,
+    /// Most the filter holds back with `Pause` (fail-closed request bodies, response bodies
+    /// held for header stamping). Envoy fails a stream whose held data passes its
+    /// `per_connection_buffer_limit_bytes` (default 1 MiB), so this must not exceed it.
+    pub buffer_limit_bytes: usize,
     pub fail_closed: bool,
+}
+
+impl Config {
+    /// The most body the filter may hold back at once.
+    pub fn hold_limit(&self) -> usize {
+        self.max_body_bytes.min(self.buffer_limit_bytes)
+    }
 }
 
 /// A rejected configuration: which field, and why.
@@ -99,6 +110,7 @@ struct RawConfig {
     #[serde(default)]
     prices: BTreeMap<String, RawPrice>,
     max_body_bytes: Option<u64>,
+    buffer_limit_bytes: Option<u64>,
     #[serde(default)]
     fail_mode: FailMode,
 }
@@ -201,6 +213,8 @@ enum FailMode {
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Envoy's default `per_connection_buffer_limit_bytes`.
+pub const DEFAULT_BUFFER_LIMIT_BYTES: usize = 1024 * 1024;
 const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_ROUTE: &str = "/**/v1/chat/completions";
 
@@ -270,11 +284,8 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         let output = p.output.pico_per_token(&field("output"))?;
         prices.push((model, Price { input, cached_input, output }));
     }
-    let max_body_bytes = match raw.max_body_bytes {
-        None => DEFAULT_MAX_BODY_BYTES,
-        Some(n) if (1..=MAX_MAX_BODY_BYTES).contains(&n) => usize::try_from(n).unwrap_or(DEFAULT_MAX_BODY_BYTES),
-        Some(_) => return Err(err("max_body_bytes", format!("must be between 1 and {MAX_MAX_BODY_BYTES}"))),
-    };
+    let max_body_bytes = byte_limit("max_body_bytes", raw.max_body_bytes, DEFAULT_MAX_BODY_BYTES)?;
+    let buffer_limit_bytes = byte_limit("buffer_limit_bytes", raw.buffer_limit_bytes, DEFAULT_BUFFER_LIMIT_BYTES)?;
     Ok(Config {
         routes,
         tenant,
@@ -289,8 +300,17 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         encoding_overrides,
         prices: PriceTable::new(prices),
         max_body_bytes,
+        buffer_limit_bytes,
         fail_closed: raw.fail_mode == FailMode::Closed,
     })
+}
+
+fn byte_limit(field: &str, value: Option<u64>, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=MAX_MAX_BODY_BYTES).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
+        Some(_) => Err(err(field, format!("must be between 1 and {MAX_MAX_BODY_BYTES}"))),
+    }
 }
 
 fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError> {

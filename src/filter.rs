@@ -129,8 +129,8 @@ impl HttpFilter {
         let cfg = &shared.config;
         if cfg.fail_closed {
             // Hold the whole body (Pause keeps Envoy buffering) until it can be judged.
-            if body_size > cfg.max_body_bytes {
-                return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
+            if body_size > cfg.hold_limit() {
+                return self.invalid_request(host, &shared, too_large(cfg.hold_limit()));
             }
             if !end_of_stream {
                 return Action::Pause;
@@ -185,23 +185,23 @@ impl HttpFilter {
         let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
             return Action::Continue;
         };
-        let max = shared.config.max_body_bytes;
         if m.headers_held {
             if end_of_stream {
                 m.response_body = host.body(Body::Response, 0, body_size).unwrap_or_default();
                 self.finalize(host, Target::ResponseHeaders);
                 return Action::Continue;
             }
-            if body_size <= max {
+            if body_size < shared.config.hold_limit() {
                 return Action::Pause;
             }
-            // Too large to hold: release headers and body; results go out as trailers.
+            // Too large to hold (Envoy would fail the stream past its buffer limit): keep a
+            // copy, release headers and body, and send the results as trailers.
             m.headers_held = false;
-            m.response_overflow = true;
+            m.response_body = host.body(Body::Response, 0, body_size).unwrap_or_default();
             return Action::Continue;
         }
         if m.response_parseable && !m.response_overflow {
-            if m.response_body.len() + body_size > max {
+            if m.response_body.len() + body_size > shared.config.max_body_bytes {
                 m.response_overflow = true;
                 m.response_body = Vec::new();
             } else {

@@ -13,6 +13,7 @@ fn empty_document_gives_defaults() {
     assert!(c.route("/v1/embeddings", None).is_none());
     assert_eq!(c.header_prefix, "x-llm-");
     assert_eq!(c.max_body_bytes, 4 * 1024 * 1024);
+    assert_eq!(c.hold_limit(), 1024 * 1024, "never hold more than Envoy's default buffer limit");
     assert_eq!(c.filter_state.as_deref(), Some("tollbooth"));
     assert!(!c.fail_closed);
     assert!(!c.headers_wait_for_body);
@@ -60,6 +61,7 @@ fn bad_values_are_named() {
         (r#"{"tokenizer": {"default_encoding": "p50k_base"}}"#, "tokenizer.default_encoding"),
         (r#"{"tokenizer": {"models": {"m": "x"}}}"#, "tokenizer.models.m"),
         (r#"{"max_body_bytes": 0}"#, "max_body_bytes"),
+        (r#"{"buffer_limit_bytes": 0}"#, "buffer_limit_bytes"),
         (r#"{"metrics": {"prefix": "a.b"}}"#, "metrics.prefix"),
     ];
     for (json, field) in cases {

@@ -250,3 +250,24 @@ fn unconfigured_filter_passes_everything() {
     assert_eq!(f.on_request_body(&mut host, 3, true), Action::Continue);
     assert!(host.logs.is_empty() && host.properties.is_empty());
 }
+
+#[test]
+fn held_response_is_released_before_the_buffer_limit() {
+    let cfg = CFG.replacen('{', r#"{"allow_on_headers_stop_iteration":true,"buffer_limit_bytes":100,"#, 1);
+    let mut host = FakeHost { request_headers: request_headers(&[]), ..FakeHost::default() };
+    let mut f = HttpFilter::new(Some(shared(&cfg)));
+    f.on_request_headers(&mut host, false);
+    host.request_body = REQUEST.to_vec();
+    f.on_request_body(&mut host, REQUEST.len(), true);
+    host.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+    assert_eq!(f.on_response_headers(&mut host, false), Action::Pause);
+    host.response_body = RESPONSE[..60].to_vec();
+    assert_eq!(f.on_response_body(&mut host, 60, false), Action::Pause, "under the limit: hold");
+    host.response_body = RESPONSE[..120].to_vec();
+    assert_eq!(f.on_response_body(&mut host, 120, false), Action::Continue, "at the limit: release");
+    host.released.push(Map::ResponseHeaders);
+    host.response_body = RESPONSE[120..].to_vec();
+    assert_eq!(f.on_response_body(&mut host, RESPONSE.len() - 120, true), Action::Continue);
+    assert_eq!(get(&host.response_trailers, "x-llm-usage-source"), Some("provider"), "stamped as trailers instead");
+    assert_eq!(get(&host.response_trailers, "x-llm-cost-usd"), Some("0.004"));
+}
