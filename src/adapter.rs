@@ -36,6 +36,9 @@ impl Host for WasmHost {
     fn add_header(&mut self, map: Map, name: &str, value: &str) -> Result<(), HostError> {
         sys::add_header(map_type(map), name, value)
     }
+    fn remove_header(&mut self, map: Map, name: &str) -> Result<(), HostError> {
+        sys::remove_header(map_type(map), name)
+    }
     fn body(&mut self, body: Body, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
         let buffer = match body {
             Body::Request => sys::BUFFER_REQUEST_BODY,

@@ -63,6 +63,11 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn remove_header(&mut self, map: Map, name: &str) -> Result<(), HostError> {
+        self.map(map)?.retain(|(k, _)| k != name);
+        Ok(())
+    }
+
     fn body(&mut self, body: Body, start: usize, len: usize) -> Result<Vec<u8>, HostError> {
         let buf = match body {
             Body::Request => &self.request_body,

@@ -178,6 +178,12 @@ impl HttpFilter {
             m.headers_held = true;
             return Action::Pause;
         }
+        // The results will follow as trailers. Envoy's HTTP/1 codec can only send trailers on a
+        // chunked response, so drop content-length while the headers are still ours: Envoy then
+        // frames the (unchanged) body as chunked. HTTP/2 is unaffected.
+        if let Err(e) = host.remove_header(Map::ResponseHeaders, "content-length") {
+            host.log(LogLevel::Warn, &format!("tollbooth: dropping content-length: status {}", e.0));
+        }
         Action::Continue
     }
 

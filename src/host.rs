@@ -43,6 +43,7 @@ pub trait Host {
     /// Adds a header; on [`Map::ResponseTrailers`] during the last body callback this creates
     /// the trailers.
     fn add_header(&mut self, map: Map, name: &str, value: &str) -> Result<(), HostError>;
+    fn remove_header(&mut self, map: Map, name: &str) -> Result<(), HostError>;
     /// Bytes `start..start+len` of the body buffered for the current callback.
     fn body(&mut self, body: Body, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
     fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError>;

@@ -20,6 +20,7 @@ extern "C" {
     fn proxy_get_header_map_value(map: u32, key: *const u8, key_size: usize, out: *mut *mut u8, out_size: *mut usize) -> u32;
     fn proxy_replace_header_map_value(map: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
     fn proxy_add_header_map_value(map: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
+    fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
     fn proxy_get_buffer_bytes(buffer: u32, start: usize, max_size: usize, out: *mut *mut u8, out_size: *mut usize) -> u32;
     fn proxy_set_property(path: *const u8, path_size: usize, value: *const u8, value_size: usize) -> u32;
     #[allow(clippy::too_many_arguments)]
@@ -80,6 +81,11 @@ pub fn replace_header(map: u32, name: &str, value: &str) -> Result<(), HostError
 pub fn add_header(map: u32, name: &str, value: &str) -> Result<(), HostError> {
     // SAFETY: valid slices.
     status(unsafe { proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
+}
+
+pub fn remove_header(map: u32, name: &str) -> Result<(), HostError> {
+    // SAFETY: valid slice.
+    status(unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) })
 }
 
 pub fn get_buffer(buffer: u32, start: usize, max_size: usize) -> Result<Vec<u8>, HostError> {

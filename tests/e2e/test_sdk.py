@@ -1,0 +1,115 @@
+"""Real SDK clients through the host running the real tollbooth.wasm in front of the mock
+upstream. Expected costs are computed here, independently, from examples/tollbooth.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+
+import openai
+import pytest
+
+import harness
+
+PRICES = json.loads(harness.EXAMPLE_CONFIG.read_text())["prices"]
+SALT = json.loads(harness.EXAMPLE_CONFIG.read_text())["tenant"]["api_key_salt"]
+MESSAGES = [
+    {"role": "system", "content": "You are a terse assistant."},
+    {"role": "user", "content": "Summarise the quarterly cloud bill in one line."},
+]
+
+
+def expected_cost(model: str, prompt: int, completion: int, cached: int = 0) -> str:
+    p = PRICES[model]
+    per_m = Decimal(1_000_000)
+    cost = (Decimal(prompt - cached) * Decimal(str(p["input"])) + Decimal(cached) * Decimal(str(p.get("cached_input", p["input"])))
+            + Decimal(completion) * Decimal(str(p["output"]))) / per_m
+    text = format(cost.normalize(), "f")
+    return text
+
+
+@pytest.fixture(scope="module")
+def headers_stack():
+    with harness.start(headers_mode=True) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def trailers_stack():
+    with harness.start(headers_mode=False) as s:
+        yield s
+
+
+def client(url: str, **headers: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url + "/v1", api_key="sk-test-not-a-real-key", default_headers=headers, max_retries=0)
+
+
+def test_openai_sdk_sees_cost_headers(headers_stack):
+    raw = client(headers_stack.url, **{"x-tenant-id": "acme", "x-team": "search"}).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=MESSAGES)
+    completion = raw.parse()
+    direct = client(headers_stack.mock_url).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert completion.choices[0].message.content == direct.choices[0].message.content
+    u = completion.usage
+    h = raw.headers
+    assert h["x-llm-tenant"] == "acme"
+    assert h["x-llm-model"] == "gpt-4o"
+    assert int(h["x-llm-input-tokens"]) == u.prompt_tokens
+    assert int(h["x-llm-output-tokens"]) == u.completion_tokens
+    assert h["x-llm-usage-source"] == "provider"
+    assert h["x-llm-cost-usd"] == expected_cost("gpt-4o", u.prompt_tokens, u.completion_tokens)
+
+
+def test_cached_and_reasoning_tokens_are_priced(headers_stack):
+    c = client(headers_stack.url, **{"x-tenant-id": "acme", "x-mock-usage": "2000,300,1536,256"})
+    raw = c.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert raw.headers["x-llm-cached-tokens"] == "1536"
+    assert raw.headers["x-llm-reasoning-tokens"] == "256"
+    assert raw.headers["x-llm-cost-usd"] == expected_cost("gpt-4o-mini", 2000, 300, cached=1536)
+
+
+def test_default_mode_sends_the_cost_as_trailers(trailers_stack):
+    completion = client(trailers_stack.url, **{"x-tenant-id": "acme"}).chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert completion.choices[0].message.content.startswith("Mock reply to:")
+    body = json.dumps({"model": "gpt-4o", "messages": MESSAGES}).encode()
+    status, headers, resp, trailers = harness.raw_request(trailers_stack.url, "/v1/chat/completions", body,
+                                                          {"content-type": "application/json", "x-tenant-id": "acme"})
+    assert status == 200
+    assert "x-llm-cost-usd" not in headers, "default Envoy mode cannot hold headers back"
+    usage = json.loads(resp)["usage"]
+    assert trailers["x-llm-input-tokens"] == str(usage["prompt_tokens"])
+    assert trailers["x-llm-cost-usd"] == expected_cost("gpt-4o", usage["prompt_tokens"], usage["completion_tokens"])
+
+
+def test_api_key_tenant_is_the_salted_hash(headers_stack):
+    key = "sk-proj-e2e-secret-1"
+    raw = openai.OpenAI(base_url=headers_stack.url + "/v1", api_key=key, max_retries=0).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=MESSAGES)
+    expected = "key-" + hashlib.sha256(SALT.encode() + b"\0" + key.encode()).hexdigest()[:12]
+    assert raw.headers["x-llm-tenant"] == expected
+    assert all(key not in json.dumps(e) for e in headers_stack.access_log_entries())
+
+
+def test_provider_errors_reach_the_sdk_and_cost_nothing(headers_stack):
+    c = client(headers_stack.url, **{"x-tenant-id": "acme", "x-mock-status": "429"})
+    with pytest.raises(openai.RateLimitError) as err:
+        c.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert err.value.response.headers["x-llm-usage-source"] == "none"
+    assert err.value.response.headers["x-llm-cost-usd"] == "0"
+
+
+def test_per_tenant_metrics_and_access_log():
+    with harness.start(headers_mode=True) as s:
+        for tenant, n in (("alpha", 3), ("beta", 2)):
+            c = client(s.url, **{"x-tenant-id": tenant})
+            for _ in range(n):
+                c.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        stats = s.stats()
+        assert stats["wasmcustom.tollbooth.tenant.alpha.model.gpt-4o.requests"] == 3
+        assert stats["wasmcustom.tollbooth.tenant.beta.model.gpt-4o.requests"] == 2
+        entries = [e for e in s.access_log_entries() if e.get("filter_state")]
+        assert len(entries) == 5
+        tenants = sorted(e["filter_state"]["wasm.tollbooth"]["tenant"] for e in entries)
+        assert tenants == ["alpha"] * 3 + ["beta"] * 2
+        assert {e["worker"] for e in s.access_log_entries()} <= {0, 1}
