@@ -49,7 +49,12 @@ impl Host for WasmHost {
     fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError> {
         sys::set_property(path, value)
     }
-    fn send_local_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError> {
+    fn send_local_response(
+        &mut self,
+        status: u32,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), HostError> {
         sys::send_local_response(status, headers, body)
     }
     fn define_counter(&mut self, name: &str) -> Result<u32, HostError> {
@@ -92,10 +97,20 @@ impl RootContext for Root {
     /// Compiles the plugin configuration. A bad one is rejected (Envoy then refuses the
     /// listener or WasmPlugin update) and the previous configuration stays in force.
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        let raw = match sys::get_buffer(sys::BUFFER_PLUGIN_CONFIGURATION, 0, plugin_configuration_size) {
+        let raw = match sys::get_buffer(
+            sys::BUFFER_PLUGIN_CONFIGURATION,
+            0,
+            plugin_configuration_size,
+        ) {
             Ok(raw) => raw,
             Err(e) => {
-                sys::log(LogLevel::Error, &format!("tollbooth: cannot read the plugin configuration: status {}", e.0));
+                sys::log(
+                    LogLevel::Error,
+                    &format!(
+                        "tollbooth: cannot read the plugin configuration: status {}",
+                        e.0
+                    ),
+                );
                 return false;
             }
         };
@@ -119,14 +134,21 @@ impl RootContext for Root {
         self.tokenizer = Some(Rc::clone(&tokenizer));
         sys::log(
             LogLevel::Info,
-            &format!("tollbooth: configured: {} route(s), {} priced model(s)", config.routes.len(), config.prices.len()),
+            &format!(
+                "tollbooth: configured: {} route(s), {} priced model(s)",
+                config.routes.len(),
+                config.prices.len()
+            ),
         );
         self.shared = Some(Rc::new(Shared::new(config, tokenizer)));
         true
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http { filter: HttpFilter::new(self.shared.clone()), host: WasmHost }))
+        Some(Box::new(Http {
+            filter: HttpFilter::new(self.shared.clone()),
+            host: WasmHost,
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -143,16 +165,28 @@ impl Context for Http {}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_headers(&mut self.host, end_of_stream))
+        action(
+            self.filter
+                .on_request_headers(&mut self.host, end_of_stream),
+        )
     }
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_request_body(&mut self.host, body_size, end_of_stream))
+        action(
+            self.filter
+                .on_request_body(&mut self.host, body_size, end_of_stream),
+        )
     }
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_response_headers(&mut self.host, end_of_stream))
+        action(
+            self.filter
+                .on_response_headers(&mut self.host, end_of_stream),
+        )
     }
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.filter.on_response_body(&mut self.host, body_size, end_of_stream))
+        action(
+            self.filter
+                .on_response_body(&mut self.host, body_size, end_of_stream),
+        )
     }
     fn on_log(&mut self) {
         self.filter.on_log(&mut self.host);

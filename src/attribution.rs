@@ -26,29 +26,52 @@ pub const MAX_VALUE_LEN: usize = 128;
 /// Resolves the attribution of a request from its headers (`header(name)` returns the value of a
 /// lower-case header name, if present).
 pub fn attribute(cfg: &Config, mut header: impl FnMut(&str) -> Option<Vec<u8>>) -> Attribution {
-    let from_header = cfg.tenant.header.as_deref().and_then(&mut header).and_then(|v| clean_value(&v));
+    let from_header = cfg
+        .tenant
+        .header
+        .as_deref()
+        .and_then(&mut header)
+        .and_then(|v| clean_value(&v));
     let (tenant, source) = match from_header {
         Some(t) => (t, TenantSource::Header),
-        None => match if cfg.tenant.from_api_key { api_key(&mut header) } else { None } {
-            Some(key) => (api_key_tenant(&cfg.tenant.api_key_salt, &key), TenantSource::ApiKey),
+        None => match if cfg.tenant.from_api_key {
+            api_key(&mut header)
+        } else {
+            None
+        } {
+            Some(key) => (
+                api_key_tenant(&cfg.tenant.api_key_salt, &key),
+                TenantSource::ApiKey,
+            ),
             None => (cfg.tenant.default.clone(), TenantSource::Default),
         },
     };
     let attributes = cfg
         .attributes
         .iter()
-        .filter_map(|(name, h)| header(h).and_then(|v| clean_value(&v)).map(|v| (name.clone(), v)))
+        .filter_map(|(name, h)| {
+            header(h)
+                .and_then(|v| clean_value(&v))
+                .map(|v| (name.clone(), v))
+        })
         .collect();
-    Attribution { tenant, source, attributes }
+    Attribution {
+        tenant,
+        source,
+        attributes,
+    }
 }
 
 /// The API key from `Authorization: Bearer …` or `x-api-key`.
 fn api_key(header: &mut impl FnMut(&str) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
     let bearer = header("authorization").and_then(|v| {
         let v = v.trim_ascii();
-        (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| v[7..].trim_ascii().to_vec())
+        (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
+            .then(|| v[7..].trim_ascii().to_vec())
     });
-    bearer.or_else(|| header("x-api-key").map(|v| v.trim_ascii().to_vec())).filter(|k| !k.is_empty())
+    bearer
+        .or_else(|| header("x-api-key").map(|v| v.trim_ascii().to_vec()))
+        .filter(|k| !k.is_empty())
 }
 
 /// `key-` and the first 12 hex digits of SHA-256(salt ‖ 0x00 ‖ key): stable per key, short, and
@@ -90,20 +113,32 @@ mod tests {
     }
 
     fn headers(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<Vec<u8>> {
-        let map: HashMap<String, Vec<u8>> = pairs.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+        let map: HashMap<String, Vec<u8>> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
     #[test]
     fn header_wins_then_key_then_default() {
         let c = cfg(r#"{"tenant": {"header": "x-tenant-id", "api_key_salt": "s"}}"#);
-        let a = attribute(&c, headers(&[("x-tenant-id", " acme "), ("authorization", "Bearer sk-1")]));
-        assert_eq!((a.tenant.as_str(), a.source), ("acme", TenantSource::Header));
+        let a = attribute(
+            &c,
+            headers(&[("x-tenant-id", " acme "), ("authorization", "Bearer sk-1")]),
+        );
+        assert_eq!(
+            (a.tenant.as_str(), a.source),
+            ("acme", TenantSource::Header)
+        );
         let a = attribute(&c, headers(&[("authorization", "Bearer sk-secret-1")]));
         assert_eq!(a.source, TenantSource::ApiKey);
         assert_eq!(a.tenant, api_key_tenant("s", b"sk-secret-1"));
         let a = attribute(&c, headers(&[]));
-        assert_eq!((a.tenant.as_str(), a.source), ("anonymous", TenantSource::Default));
+        assert_eq!(
+            (a.tenant.as_str(), a.source),
+            ("anonymous", TenantSource::Default)
+        );
     }
 
     #[test]
@@ -138,12 +173,23 @@ mod tests {
 
     #[test]
     fn attributes_are_cleaned_and_cut() {
-        let c = cfg(r#"{"attributes": {"team": "x-team", "feature": "x-feature", "task": "x-task"}}"#);
+        let c =
+            cfg(r#"{"attributes": {"team": "x-team", "feature": "x-feature", "task": "x-task"}}"#);
         let long = "a".repeat(500);
-        let a = attribute(&c, headers(&[("x-team", "search ranking"), ("x-feature", &long), ("x-task", "  ")]));
-        assert_eq!(a.attributes, vec![
-            ("feature".to_string(), "a".repeat(MAX_VALUE_LEN)),
-            ("team".to_string(), "search_ranking".to_string()),
-        ]);
+        let a = attribute(
+            &c,
+            headers(&[
+                ("x-team", "search ranking"),
+                ("x-feature", &long),
+                ("x-task", "  "),
+            ]),
+        );
+        assert_eq!(
+            a.attributes,
+            vec![
+                ("feature".to_string(), "a".repeat(MAX_VALUE_LEN)),
+                ("team".to_string(), "search_ranking".to_string()),
+            ]
+        );
     }
 }

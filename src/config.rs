@@ -2,13 +2,13 @@
 //! `on_configure` into an immutable, validated [`Config`] shared by every HTTP context. Every
 //! error names the field it is about, as a path (`prices.gpt-4o.input`).
 
-use crate::money::parse_usd_per_million;
 use crate::pricing::{Price, PriceTable};
 use crate::route::PathGlob;
 use crate::tokens::Encoding;
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::fmt;
+
+mod raw;
+use raw::{FailMode, RawConfig, RawRoute, RawTenant};
 
 /// Which API format a route speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,133 +83,19 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid configuration: field `{}`: {}", self.field, self.message)
+        write!(
+            f,
+            "invalid configuration: field `{}`: {}",
+            self.field, self.message
+        )
     }
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError { field: field.into(), message: message.into() }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    routes: Option<Vec<RawRoute>>,
-    #[serde(default)]
-    tenant: RawTenant,
-    #[serde(default)]
-    attributes: BTreeMap<String, String>,
-    #[serde(default)]
-    allow_on_headers_stop_iteration: bool,
-    #[serde(default)]
-    stamp: RawStamp,
-    #[serde(default)]
-    metrics: RawMetrics,
-    #[serde(default)]
-    tokenizer: RawTokenizer,
-    #[serde(default)]
-    prices: BTreeMap<String, RawPrice>,
-    max_body_bytes: Option<u64>,
-    buffer_limit_bytes: Option<u64>,
-    #[serde(default)]
-    fail_mode: FailMode,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRoute {
-    path: String,
-    host: Option<String>,
-    provider: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawTenant {
-    header: Option<String>,
-    from_api_key: bool,
-    api_key_salt: Option<String>,
-    default: String,
-}
-
-impl Default for RawTenant {
-    fn default() -> Self {
-        Self { header: None, from_api_key: true, api_key_salt: None, default: "anonymous".into() }
+    ConfigError {
+        field: field.into(),
+        message: message.into(),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawStamp {
-    header_prefix: String,
-    upstream_headers: bool,
-    filter_state: String,
-}
-
-impl Default for RawStamp {
-    fn default() -> Self {
-        Self { header_prefix: "x-llm-".into(), upstream_headers: true, filter_state: "tollbooth".into() }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawMetrics {
-    prefix: String,
-    max_tenants: u64,
-}
-
-impl Default for RawMetrics {
-    fn default() -> Self {
-        Self { prefix: "tollbooth".into(), max_tenants: 100 }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawTokenizer {
-    default_encoding: String,
-    models: BTreeMap<String, String>,
-}
-
-impl Default for RawTokenizer {
-    fn default() -> Self {
-        Self { default_encoding: "o200k_base".into(), models: BTreeMap::new() }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPrice {
-    input: Decimal,
-    cached_input: Option<Decimal>,
-    output: Decimal,
-}
-
-/// A decimal written as a JSON number or string; kept as text so it is parsed exactly.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Decimal {
-    Number(serde_json::Number),
-    Text(String),
-}
-
-impl Decimal {
-    fn pico_per_token(&self, field: &str) -> Result<u64, ConfigError> {
-        let text = match self {
-            Decimal::Number(n) => n.to_string(),
-            Decimal::Text(s) => s.clone(),
-        };
-        parse_usd_per_million(&text).map_err(|m| err(field, format!("{m} (USD per million tokens)")))
-    }
-}
-
-#[derive(Deserialize, Default, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum FailMode {
-    #[default]
-    Open,
-    Closed,
 }
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -221,11 +107,19 @@ pub const DEFAULT_ROUTE: &str = "/**/v1/chat/completions";
 impl Config {
     /// Parses and validates the plugin configuration. An empty document means all defaults.
     pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
-        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { bytes };
+        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}".as_slice()
+        } else {
+            bytes
+        };
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let raw: RawConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "(document)".to_string() } else { path };
+            let field = if path == "." {
+                "(document)".to_string()
+            } else {
+                path
+            };
             err(field, e.inner().to_string())
         })?;
         compile(raw)
@@ -235,7 +129,10 @@ impl Config {
     pub fn route(&self, path: &str, authority: Option<&str>) -> Option<&Route> {
         let host = authority.map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h));
         self.routes.iter().find(|r| {
-            r.path.matches(path) && r.host.as_deref().is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
+            r.path.matches(path)
+                && r.host
+                    .as_deref()
+                    .is_none_or(|want| host.is_some_and(|h| h.eq_ignore_ascii_case(want)))
         })
     }
 }
@@ -246,31 +143,61 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     let mut attributes = Vec::new();
     for (name, header) in raw.attributes {
         let field = format!("attributes.{name}");
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
             return Err(err(field, "attribute names use a-z, 0-9, '_' and '-'"));
         }
         attributes.push((name, header_name(&field, &header)?));
     }
     let header_prefix = raw.stamp.header_prefix.to_ascii_lowercase();
     if !header_prefix.bytes().all(is_token_char) {
-        return Err(err("stamp.header_prefix", "must contain only header-name characters"));
+        return Err(err(
+            "stamp.header_prefix",
+            "must contain only header-name characters",
+        ));
     }
     let filter_state = match raw.stamp.filter_state.as_str() {
         "" => None,
-        name if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') => Some(name.to_string()),
-        _ => return Err(err("stamp.filter_state", "use letters, digits, '_', '-' and '.'")),
+        name if name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') =>
+        {
+            Some(name.to_string())
+        }
+        _ => {
+            return Err(err(
+                "stamp.filter_state",
+                "use letters, digits, '_', '-' and '.'",
+            ))
+        }
     };
     let metrics_prefix = raw.metrics.prefix;
-    if metrics_prefix.is_empty() || !metrics_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(err("metrics.prefix", "must be non-empty and use letters, digits and '_'"));
+    if metrics_prefix.is_empty()
+        || !metrics_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(err(
+            "metrics.prefix",
+            "must be non-empty and use letters, digits and '_'",
+        ));
     }
     if !(1..=10_000).contains(&raw.metrics.max_tenants) {
         return Err(err("metrics.max_tenants", "must be between 1 and 10000"));
     }
-    let default_encoding = raw.tokenizer.default_encoding.parse().map_err(|m: String| err("tokenizer.default_encoding", m))?;
+    let default_encoding = raw
+        .tokenizer
+        .default_encoding
+        .parse()
+        .map_err(|m: String| err("tokenizer.default_encoding", m))?;
     let mut encoding_overrides = Vec::new();
     for (model, enc) in raw.tokenizer.models {
-        let enc = enc.parse().map_err(|m: String| err(format!("tokenizer.models.{model}"), m))?;
+        let enc = enc
+            .parse()
+            .map_err(|m: String| err(format!("tokenizer.models.{model}"), m))?;
         encoding_overrides.push((model, enc));
     }
     let mut prices = Vec::new();
@@ -282,10 +209,21 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
             None => input,
         };
         let output = p.output.pico_per_token(&field("output"))?;
-        prices.push((model, Price { input, cached_input, output }));
+        prices.push((
+            model,
+            Price {
+                input,
+                cached_input,
+                output,
+            },
+        ));
     }
     let max_body_bytes = byte_limit("max_body_bytes", raw.max_body_bytes, DEFAULT_MAX_BODY_BYTES)?;
-    let buffer_limit_bytes = byte_limit("buffer_limit_bytes", raw.buffer_limit_bytes, DEFAULT_BUFFER_LIMIT_BYTES)?;
+    let buffer_limit_bytes = byte_limit(
+        "buffer_limit_bytes",
+        raw.buffer_limit_bytes,
+        DEFAULT_BUFFER_LIMIT_BYTES,
+    )?;
     Ok(Config {
         routes,
         tenant,
@@ -308,13 +246,24 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
 fn byte_limit(field: &str, value: Option<u64>, default: usize) -> Result<usize, ConfigError> {
     match value {
         None => Ok(default),
-        Some(n) if (1..=MAX_MAX_BODY_BYTES).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
-        Some(_) => Err(err(field, format!("must be between 1 and {MAX_MAX_BODY_BYTES}"))),
+        Some(n) if (1..=MAX_MAX_BODY_BYTES).contains(&n) => {
+            Ok(usize::try_from(n).unwrap_or(default))
+        }
+        Some(_) => Err(err(
+            field,
+            format!("must be between 1 and {MAX_MAX_BODY_BYTES}"),
+        )),
     }
 }
 
 fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError> {
-    let raw = raw.unwrap_or_else(|| vec![RawRoute { path: DEFAULT_ROUTE.into(), host: None, provider: None }]);
+    let raw = raw.unwrap_or_else(|| {
+        vec![RawRoute {
+            path: DEFAULT_ROUTE.into(),
+            host: None,
+            provider: None,
+        }]
+    });
     if raw.is_empty() {
         return Err(err("routes", "needs at least one route"));
     }
@@ -324,18 +273,36 @@ fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError>
             let path = PathGlob::parse(&r.path).map_err(|m| err(format!("routes[{i}].path"), m))?;
             let provider = match r.provider.as_deref() {
                 None | Some("openai") | Some("auto") => Provider::OpenAi,
-                Some(other) => return Err(err(format!("routes[{i}].provider"), format!("unknown provider `{other}` (known: openai, auto)"))),
+                Some(other) => {
+                    return Err(err(
+                        format!("routes[{i}].provider"),
+                        format!("unknown provider `{other}` (known: openai, auto)"),
+                    ))
+                }
             };
             let host = r.host.map(|h| h.to_ascii_lowercase());
-            Ok(Route { path, host, provider })
+            Ok(Route {
+                path,
+                host,
+                provider,
+            })
         })
         .collect()
 }
 
 fn compile_tenant(raw: RawTenant) -> Result<TenantConfig, ConfigError> {
-    let header = raw.header.map(|h| header_name("tenant.header", &h)).transpose()?;
-    if raw.default.is_empty() || raw.default.len() > 128 || !raw.default.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(err("tenant.default", "must be 1 to 128 visible ASCII characters"));
+    let header = raw
+        .header
+        .map(|h| header_name("tenant.header", &h))
+        .transpose()?;
+    if raw.default.is_empty()
+        || raw.default.len() > 128
+        || !raw.default.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(err(
+            "tenant.default",
+            "must be 1 to 128 visible ASCII characters",
+        ));
     }
     Ok(TenantConfig {
         header,

@@ -23,7 +23,10 @@ pub struct FakeHost {
 
 impl FakeHost {
     pub fn counter(&self, name: &str) -> u64 {
-        self.metric_names.iter().position(|n| n == name).map_or(0, |i| self.metric_values[i])
+        self.metric_names
+            .iter()
+            .position(|n| n == name)
+            .map_or(0, |i| self.metric_values[i])
     }
 
     pub fn defined(&self, name: &str) -> bool {
@@ -48,7 +51,11 @@ impl Host for FakeHost {
     }
 
     fn header(&mut self, map: Map, name: &str) -> Result<Option<Vec<u8>>, HostError> {
-        Ok(self.map(map)?.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_bytes().to_vec()))
+        Ok(self
+            .map(map)?
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_bytes().to_vec()))
     }
 
     fn set_header(&mut self, map: Map, name: &str, value: &str) -> Result<(), HostError> {
@@ -73,7 +80,10 @@ impl Host for FakeHost {
             Body::Request => &self.request_body,
             Body::Response => &self.response_body,
         };
-        Ok(buf.get(start..start.saturating_add(len).min(buf.len())).unwrap_or(&[]).to_vec())
+        Ok(buf
+            .get(start..start.saturating_add(len).min(buf.len()))
+            .unwrap_or(&[])
+            .to_vec())
     }
 
     fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError> {
@@ -81,7 +91,12 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn send_local_response(&mut self, status: u32, _headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError> {
+    fn send_local_response(
+        &mut self,
+        status: u32,
+        _headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), HostError> {
         self.local_response = Some((status, body.to_vec()));
         Ok(())
     }
@@ -99,7 +114,10 @@ impl Host for FakeHost {
         if delta == 0 {
             return Err(HostError(2));
         }
-        let v = self.metric_values.get_mut(id as usize).ok_or(HostError(2))?;
+        let v = self
+            .metric_values
+            .get_mut(id as usize)
+            .ok_or(HostError(2))?;
         *v += delta;
         Ok(())
     }

@@ -9,11 +9,8 @@ use crate::attribution::{attribute, Attribution};
 use crate::config::{Config, Provider};
 use crate::host::{Action, Body, Host, LogLevel, Map};
 use crate::metrics::Recorder;
-use crate::pricing::cost_pico;
-use crate::providers::{openai, Invalid, Problem, RequestInfo, ResponseInfo};
-use crate::stamp::{self, Outcome};
+use crate::providers::{openai, Invalid, Problem, RequestInfo};
 use crate::tokens::Tokenizer;
-use crate::usage::{Usage, UsageSource};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -27,7 +24,11 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config, tokenizer: Rc<Tokenizer>) -> Self {
         let metrics = RefCell::new(Recorder::new(&config.metrics_prefix, config.max_tenants));
-        Self { config, tokenizer, metrics }
+        Self {
+            config,
+            tokenizer,
+            metrics,
+        }
     }
 }
 
@@ -71,7 +72,10 @@ pub struct HttpFilter {
 impl HttpFilter {
     /// A filter for one HTTP stream; without a configuration it passes everything through.
     pub fn new(shared: Option<Rc<Shared>>) -> Self {
-        Self { shared, state: State::Start }
+        Self {
+            shared,
+            state: State::Start,
+        }
     }
 
     pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
@@ -82,24 +86,48 @@ impl HttpFilter {
         let cfg = &shared.config;
         let mut get = |name: &str| host.header(Map::RequestHeaders, name).ok().flatten();
         let method = get(":method");
-        let path = get(":path").map(|p| String::from_utf8_lossy(&p).into_owned()).unwrap_or_default();
+        let path = get(":path")
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .unwrap_or_default();
         let authority = get(":authority").map(|a| String::from_utf8_lossy(&a).into_owned());
         let route = cfg.route(&path, authority.as_deref());
         let (Some(route), Some(b"POST")) = (route, method.as_deref()) else {
             self.state = State::Passthrough;
             return Action::Continue;
         };
-        let attribution = attribute(cfg, |name| host.header(Map::RequestHeaders, name).ok().flatten());
+        let attribution = attribute(cfg, |name| {
+            host.header(Map::RequestHeaders, name).ok().flatten()
+        });
         if cfg.upstream_headers {
             let tenant_header = format!("{}tenant", cfg.header_prefix);
-            self.set_or_log(host, Map::RequestHeaders, &tenant_header, &attribution.tenant);
+            self.set_or_log(
+                host,
+                Map::RequestHeaders,
+                &tenant_header,
+                &attribution.tenant,
+            );
             for (name, value) in &attribution.attributes {
-                self.set_or_log(host, Map::RequestHeaders, &format!("{}{name}", cfg.header_prefix), value);
+                self.set_or_log(
+                    host,
+                    Map::RequestHeaders,
+                    &format!("{}{name}", cfg.header_prefix),
+                    value,
+                );
             }
         }
-        let content_type = host.header(Map::RequestHeaders, "content-type").ok().flatten().unwrap_or_default();
+        let content_type = host
+            .header(Map::RequestHeaders, "content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let problem = if !is_json(&content_type) {
-            Some((Invalid::ContentType, format!("content-type `{}` is not JSON", String::from_utf8_lossy(&content_type))))
+            Some((
+                Invalid::ContentType,
+                format!(
+                    "content-type `{}` is not JSON",
+                    String::from_utf8_lossy(&content_type)
+                ),
+            ))
         } else if end_of_stream {
             Some((Invalid::EmptyBody, "request has no body".to_string()))
         } else {
@@ -122,7 +150,12 @@ impl HttpFilter {
         Action::Continue
     }
 
-    pub fn on_request_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Action {
+    pub fn on_request_body(
+        &mut self,
+        host: &mut impl Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
             return Action::Continue;
         };
@@ -166,8 +199,15 @@ impl HttpFilter {
         };
         let status = host.header(Map::ResponseHeaders, ":status").ok().flatten();
         m.status = status.and_then(|s| std::str::from_utf8(&s).ok()?.parse().ok());
-        let content_type = host.header(Map::ResponseHeaders, "content-type").ok().flatten().unwrap_or_default();
-        let encoding = host.header(Map::ResponseHeaders, "content-encoding").ok().flatten();
+        let content_type = host
+            .header(Map::ResponseHeaders, "content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let encoding = host
+            .header(Map::ResponseHeaders, "content-encoding")
+            .ok()
+            .flatten();
         let identity = encoding.is_none_or(|e| e.trim_ascii().eq_ignore_ascii_case(b"identity"));
         m.response_parseable = is_json(&content_type) && identity;
         if end_of_stream {
@@ -182,12 +222,20 @@ impl HttpFilter {
         // chunked response, so drop content-length while the headers are still ours: Envoy then
         // frames the (unchanged) body as chunked. HTTP/2 is unaffected.
         if let Err(e) = host.remove_header(Map::ResponseHeaders, "content-length") {
-            host.log(LogLevel::Warn, &format!("tollbooth: dropping content-length: status {}", e.0));
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: dropping content-length: status {}", e.0),
+            );
         }
         Action::Continue
     }
 
-    pub fn on_response_body(&mut self, host: &mut impl Host, body_size: usize, end_of_stream: bool) -> Action {
+    pub fn on_response_body(
+        &mut self,
+        host: &mut impl Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
             return Action::Continue;
         };
@@ -226,64 +274,40 @@ impl HttpFilter {
         self.finalize(host, Target::Nowhere);
     }
 
-    fn finalize(&mut self, host: &mut impl Host, target: Target) {
-        let (Some(shared), State::Metering(m)) = (self.shared.clone(), std::mem::replace(&mut self.state, State::Done)) else {
-            return;
-        };
-        let Some(req) = &m.request else { return };
-        let info = response_info(&m, req, &shared.tokenizer);
-        if let Some((reason, detail)) = &info.problem {
-            host.log(LogLevel::Warn, &format!("tollbooth: response usage not taken ({}): {detail}", reason.as_str()));
-            shared.metrics.borrow_mut().invalid(host, reason.as_str());
-        }
-        let model = info.model.clone().unwrap_or_else(|| req.model.clone());
-        let prices = &shared.config.prices;
-        let price = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
-        let outcome = Outcome {
-            tenant: m.attribution.tenant.clone(),
-            model,
-            provider: m.provider.as_str(),
-            usage: info.usage,
-            cost_pico: price.map(|p| cost_pico(p, &info.usage)),
-            attributes: m.attribution.attributes.clone(),
-            status: m.status,
-        };
-        let cfg = &shared.config;
-        if target != Target::Nowhere {
-            for (name, value) in stamp::fields(&outcome, &cfg.header_prefix) {
-                match target {
-                    Target::ResponseHeaders => self.set_or_log(host, Map::ResponseHeaders, &name, &value),
-                    _ => {
-                        if let Err(e) = host.add_header(Map::ResponseTrailers, &name, &value) {
-                            host.log(LogLevel::Warn, &format!("tollbooth: trailer {name}: status {}", e.0));
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(path) = &cfg.filter_state {
-            if let Err(e) = host.set_property(path, stamp::filter_state(&outcome).as_bytes()) {
-                host.log(LogLevel::Warn, &format!("tollbooth: filter state: status {}", e.0));
-            }
-        }
-        shared.metrics.borrow_mut().record(host, &outcome);
-    }
-
     /// A request that cannot be metered: one log line and a metric, then pass it through
     /// (fail-open) or answer 400 in OpenAI's error format (fail-closed).
-    fn invalid_request(&mut self, host: &mut impl Host, shared: &Shared, (reason, detail): Problem) -> Action {
+    fn invalid_request(
+        &mut self,
+        host: &mut impl Host,
+        shared: &Shared,
+        (reason, detail): Problem,
+    ) -> Action {
         let code = reason.as_str();
         shared.metrics.borrow_mut().invalid(host, code);
         if !shared.config.fail_closed {
-            host.log(LogLevel::Warn, &format!("tollbooth: request passed through unmetered ({code}): {detail}"));
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: request passed through unmetered ({code}): {detail}"),
+            );
             self.state = State::Passthrough;
             return Action::Continue;
         }
-        host.log(LogLevel::Warn, &format!("tollbooth: request rejected ({code}): {detail}"));
+        host.log(
+            LogLevel::Warn,
+            &format!("tollbooth: request rejected ({code}): {detail}"),
+        );
         self.state = State::Rejected;
-        let body = openai::error_body(&format!("Request rejected by the gateway: {detail}"), &format!("tollbooth_{code}"));
-        if let Err(e) = host.send_local_response(400, &[("content-type", "application/json")], &body) {
-            host.log(LogLevel::Error, &format!("tollbooth: local reply failed: status {}", e.0));
+        let body = openai::error_body(
+            &format!("Request rejected by the gateway: {detail}"),
+            &format!("tollbooth_{code}"),
+        );
+        if let Err(e) =
+            host.send_local_response(400, &[("content-type", "application/json")], &body)
+        {
+            host.log(
+                LogLevel::Error,
+                &format!("tollbooth: local reply failed: status {}", e.0),
+            );
             return Action::Continue;
         }
         Action::Pause
@@ -291,27 +315,19 @@ impl HttpFilter {
 
     fn set_or_log(&self, host: &mut impl Host, map: Map, name: &str, value: &str) {
         if let Err(e) = host.set_header(map, name, value) {
-            host.log(LogLevel::Warn, &format!("tollbooth: header {name}: status {}", e.0));
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: header {name}: status {}", e.0),
+            );
         }
     }
 }
 
-/// Usage for a finished (or abandoned) exchange.
-fn response_info(m: &Metering, req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
-    if m.status.is_some_and(|s| !(200..300).contains(&s)) {
-        let usage = Usage { source: UsageSource::None, ..Usage::default() };
-        return ResponseInfo { usage, model: None, problem: None };
-    }
-    if m.response_parseable && !m.response_overflow && !m.response_body.is_empty() {
-        return match m.provider {
-            Provider::OpenAi => openai::parse_response(&m.response_body, req, tok),
-        };
-    }
-    openai::estimate_only(req, 0, None)
-}
-
 fn too_large(max: usize) -> Problem {
-    (Invalid::BodyTooLarge, format!("body larger than max_body_bytes ({max})"))
+    (
+        Invalid::BodyTooLarge,
+        format!("body larger than max_body_bytes ({max})"),
+    )
 }
 
 /// `application/json`, with or without parameters.
@@ -320,6 +336,8 @@ fn is_json(content_type: &[u8]) -> bool {
     let base = ct.split(|b| *b == b';').next().unwrap_or(ct).trim_ascii();
     base.eq_ignore_ascii_case(b"application/json")
 }
+
+mod finalize;
 
 #[cfg(test)]
 mod tests;

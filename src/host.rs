@@ -47,7 +47,12 @@ pub trait Host {
     /// Bytes `start..start+len` of the body buffered for the current callback.
     fn body(&mut self, body: Body, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
     fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError>;
-    fn send_local_response(&mut self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError>;
+    fn send_local_response(
+        &mut self,
+        status: u32,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), HostError>;
     fn define_counter(&mut self, name: &str) -> Result<u32, HostError>;
     /// Adds `delta` (> 0) to a counter.
     fn increment_counter(&mut self, id: u32, delta: u64) -> Result<(), HostError>;

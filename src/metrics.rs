@@ -23,9 +23,19 @@ pub fn tag_value(raw: &str) -> String {
     let v: String = raw
         .chars()
         .take(MAX_TAG_LEN)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if v.is_empty() { "unknown".into() } else { v }
+    if v.is_empty() {
+        "unknown".into()
+    } else {
+        v
+    }
 }
 
 /// Per-VM metric state: defined ids, the tenant cap, and cost remainders.
@@ -40,7 +50,13 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(prefix: &str, max_tenants: usize) -> Self {
-        Self { prefix: prefix.into(), max_tenants, tenants: HashSet::new(), ids: HashMap::new(), cost_carry: HashMap::new() }
+        Self {
+            prefix: prefix.into(),
+            max_tenants,
+            tenants: HashSet::new(),
+            ids: HashMap::new(),
+            cost_carry: HashMap::new(),
+        }
     }
 
     /// The tenant's tag, or [`OTHER_TENANT`] once `max_tenants` distinct tenants were seen.
@@ -59,13 +75,21 @@ impl Recorder {
     /// Counts one metered request.
     pub fn record(&mut self, host: &mut impl Host, outcome: &Outcome) {
         let tenant = self.tenant_tag(&outcome.tenant);
-        let base = format!("{}.tenant.{tenant}.model.{}", self.prefix, tag_value(&outcome.model));
+        let base = format!(
+            "{}.tenant.{tenant}.model.{}",
+            self.prefix,
+            tag_value(&outcome.model)
+        );
         let u = &outcome.usage;
         self.add(host, &format!("{base}.requests"), 1);
         self.add(host, &format!("{base}.input_tokens"), u.input_tokens);
         self.add(host, &format!("{base}.output_tokens"), u.output_tokens);
         self.add(host, &format!("{base}.cached_tokens"), u.cached_tokens);
-        self.add(host, &format!("{base}.reasoning_tokens"), u.reasoning_tokens);
+        self.add(
+            host,
+            &format!("{base}.reasoning_tokens"),
+            u.reasoning_tokens,
+        );
         if u.source == UsageSource::Estimate {
             self.add(host, &format!("{base}.estimated_requests"), 1);
         }
@@ -81,7 +105,11 @@ impl Recorder {
 
     /// Counts a request that could not be metered, by reason.
     pub fn invalid(&mut self, host: &mut impl Host, reason: &str) {
-        let name = format!("{}.invalid.reason.{}.requests", self.prefix, tag_value(reason));
+        let name = format!(
+            "{}.invalid.reason.{}.requests",
+            self.prefix,
+            tag_value(reason)
+        );
         self.add(host, &name, 1);
     }
 
@@ -98,11 +126,19 @@ impl Recorder {
                     self.ids.insert(name.to_string(), id);
                     id
                 }
-                Err(e) => return host.log(LogLevel::Warn, &format!("tollbooth: define metric {name}: status {}", e.0)),
+                Err(e) => {
+                    return host.log(
+                        LogLevel::Warn,
+                        &format!("tollbooth: define metric {name}: status {}", e.0),
+                    )
+                }
             },
         };
         if let Err(e) = host.increment_counter(id, delta) {
-            host.log(LogLevel::Warn, &format!("tollbooth: increment metric {name}: status {}", e.0));
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: increment metric {name}: status {}", e.0),
+            );
         }
     }
 }
@@ -120,7 +156,13 @@ mod tests {
             tenant: tenant.into(),
             model: model.into(),
             provider: "openai",
-            usage: Usage { input_tokens: 100, output_tokens: 20, cached_tokens: 0, reasoning_tokens: 0, source: UsageSource::Provider },
+            usage: Usage {
+                input_tokens: 100,
+                output_tokens: 20,
+                cached_tokens: 0,
+                reasoning_tokens: 0,
+                source: UsageSource::Provider,
+            },
             cost_pico: cost,
             attributes: vec![],
             status: Some(200),
@@ -130,7 +172,10 @@ mod tests {
     #[test]
     fn tag_values_have_no_dots() {
         assert_eq!(tag_value("gpt-3.5-turbo"), "gpt-3_5-turbo");
-        assert_eq!(tag_value("meta-llama/Llama-3.1:8b"), "meta-llama_Llama-3_1_8b");
+        assert_eq!(
+            tag_value("meta-llama/Llama-3.1:8b"),
+            "meta-llama_Llama-3_1_8b"
+        );
         assert_eq!(tag_value(""), "unknown");
         assert_eq!(tag_value(&"x".repeat(100)).len(), 64);
     }
@@ -141,9 +186,18 @@ mod tests {
         let mut r = Recorder::new("tollbooth", 10);
         r.record(&mut host, &outcome("acme", "gpt-4o", Some(2_500_000_000)));
         r.record(&mut host, &outcome("acme", "gpt-4o", Some(2_500_000_000)));
-        assert_eq!(host.counter("tollbooth.tenant.acme.model.gpt-4o.requests"), 2);
-        assert_eq!(host.counter("tollbooth.tenant.acme.model.gpt-4o.input_tokens"), 200);
-        assert_eq!(host.counter("tollbooth.tenant.acme.model.gpt-4o.cost_micro_usd"), 5_000);
+        assert_eq!(
+            host.counter("tollbooth.tenant.acme.model.gpt-4o.requests"),
+            2
+        );
+        assert_eq!(
+            host.counter("tollbooth.tenant.acme.model.gpt-4o.input_tokens"),
+            200
+        );
+        assert_eq!(
+            host.counter("tollbooth.tenant.acme.model.gpt-4o.cost_micro_usd"),
+            5_000
+        );
         // Zero counts are never incremented (Envoy rejects increments of 0).
         assert!(!host.defined("tollbooth.tenant.acme.model.gpt-4o.cached_tokens"));
     }
@@ -164,7 +218,10 @@ mod tests {
         let mut r = Recorder::new("t", 10);
         r.record(&mut host, &outcome("a", "mystery", None));
         r.invalid(&mut host, "invalid_json");
-        assert_eq!(host.counter("t.tenant.a.model.mystery.unpriced_requests"), 1);
+        assert_eq!(
+            host.counter("t.tenant.a.model.mystery.unpriced_requests"),
+            1
+        );
         assert_eq!(host.counter("t.invalid.reason.invalid_json.requests"), 1);
     }
 

@@ -27,7 +27,9 @@ pub fn parse_usd_per_million(text: &str) -> Result<u64, String> {
     let whole: u64 = if whole.is_empty() {
         0
     } else {
-        whole.parse().map_err(|_| format!("`{text}` is too large"))?
+        whole
+            .parse()
+            .map_err(|_| format!("`{text}` is too large"))?
     };
     let mut frac_val: u64 = 0;
     for i in 0..6 {
@@ -86,8 +88,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_prices() {
-        for bad in ["", ".", "-1", "1e3", "0.0000001", "abc", "1.2.3", "2000000", " 1 2"] {
-            assert!(parse_usd_per_million(bad).is_err(), "{bad} should be rejected");
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1e3",
+            "0.0000001",
+            "abc",
+            "1.2.3",
+            "2000000",
+            " 1 2",
+        ] {
+            assert!(
+                parse_usd_per_million(bad).is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 

@@ -33,7 +33,11 @@ impl PriceTable {
         self.entries
             .iter()
             .find(|(name, _)| name == model)
-            .or_else(|| self.entries.iter().find(|(name, _)| model.starts_with(name.as_str())))
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .find(|(name, _)| model.starts_with(name.as_str()))
+            })
             .map(|(_, price)| price)
     }
 
@@ -113,7 +117,11 @@ mod tests {
 
     #[test]
     fn cached_above_input_is_clamped() {
-        let usage = Usage { input_tokens: 10, cached_tokens: 50, ..Usage::default() };
+        let usage = Usage {
+            input_tokens: 10,
+            cached_tokens: 50,
+            ..Usage::default()
+        };
         // All ten input tokens at the cached price, none at the full price.
         assert_eq!(cost_pico(&price("2", "1", "0"), &usage), 10 * 1_000_000);
     }

@@ -25,7 +25,9 @@ impl PathGlob {
 
     pub fn matches(&self, path: &str) -> bool {
         let path = path.split(['?', '#']).next().unwrap_or("");
-        let Some(rest) = path.strip_prefix('/') else { return false };
+        let Some(rest) = path.strip_prefix('/') else {
+            return false;
+        };
         let parts: Vec<&str> = rest.split('/').collect();
         match_segments(&self.segments, &parts)
     }
@@ -34,9 +36,11 @@ impl PathGlob {
 fn match_segments(pattern: &[String], parts: &[&str]) -> bool {
     match pattern.split_first() {
         None => parts.is_empty(),
-        Some((seg, rest)) if seg == "**" => {
-            (0..=parts.len()).any(|skip| parts.get(skip..).is_some_and(|tail| match_segments(rest, tail)))
-        }
+        Some((seg, rest)) if seg == "**" => (0..=parts.len()).any(|skip| {
+            parts
+                .get(skip..)
+                .is_some_and(|tail| match_segments(rest, tail))
+        }),
         Some((seg, rest)) => match parts.split_first() {
             Some((part, tail)) => match_segment(seg, part) && match_segments(rest, tail),
             None => false,
@@ -48,9 +52,13 @@ fn match_segments(pattern: &[String], parts: &[&str]) -> bool {
 fn match_segment(pattern: &str, text: &str) -> bool {
     let mut pieces = pattern.split('*');
     let first = pieces.next().unwrap_or("");
-    let Some(mut rest) = text.strip_prefix(first) else { return false };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
     let pieces: Vec<&str> = pieces.collect();
-    let Some((last, middle)) = pieces.split_last() else { return rest.is_empty() };
+    let Some((last, middle)) = pieces.split_last() else {
+        return rest.is_empty();
+    };
     for piece in middle {
         match rest.find(piece) {
             Some(i) => rest = &rest[i + piece.len()..],
@@ -78,10 +86,22 @@ mod tests {
         assert!(m("/**/v1/chat/completions", "/v1/chat/completions"));
         assert!(m("/**/v1/chat/completions", "/a/b/v1/chat/completions"));
         assert!(!m("/**/v1/chat/completions", "/v1/completions"));
-        assert!(m("/openai/deployments/*/chat/completions", "/openai/deployments/gpt4o/chat/completions"));
-        assert!(!m("/openai/deployments/*/chat/completions", "/openai/deployments/a/b/chat/completions"));
-        assert!(m("/v1/models/*:generateContent", "/v1/models/gemini-pro:generateContent"));
-        assert!(!m("/v1/models/*:generateContent", "/v1/models/gemini-pro:streamGenerateContent"));
+        assert!(m(
+            "/openai/deployments/*/chat/completions",
+            "/openai/deployments/gpt4o/chat/completions"
+        ));
+        assert!(!m(
+            "/openai/deployments/*/chat/completions",
+            "/openai/deployments/a/b/chat/completions"
+        ));
+        assert!(m(
+            "/v1/models/*:generateContent",
+            "/v1/models/gemini-pro:generateContent"
+        ));
+        assert!(!m(
+            "/v1/models/*:generateContent",
+            "/v1/models/gemini-pro:streamGenerateContent"
+        ));
         assert!(m("/**", "/anything/at/all"));
         assert!(!m("/v1/*", "v1/x"));
     }

@@ -26,22 +26,37 @@ pub fn fields(outcome: &Outcome, prefix: &str) -> Vec<(String, String)> {
         (format!("{prefix}tenant"), outcome.tenant.clone()),
         (format!("{prefix}model"), outcome.model.clone()),
         (format!("{prefix}input-tokens"), u.input_tokens.to_string()),
-        (format!("{prefix}output-tokens"), u.output_tokens.to_string()),
-        (format!("{prefix}cached-tokens"), u.cached_tokens.to_string()),
-        (format!("{prefix}reasoning-tokens"), u.reasoning_tokens.to_string()),
+        (
+            format!("{prefix}output-tokens"),
+            u.output_tokens.to_string(),
+        ),
+        (
+            format!("{prefix}cached-tokens"),
+            u.cached_tokens.to_string(),
+        ),
+        (
+            format!("{prefix}reasoning-tokens"),
+            u.reasoning_tokens.to_string(),
+        ),
     ];
     if let Some(cost) = outcome.cost_pico {
         out.push((format!("{prefix}cost-usd"), format_usd(cost)));
     }
-    out.push((format!("{prefix}usage-source"), u.source.as_str().to_string()));
+    out.push((
+        format!("{prefix}usage-source"),
+        u.source.as_str().to_string(),
+    ));
     out
 }
 
 /// The filter-state JSON object: the same fields plus provider, status and attributes.
 pub fn filter_state(outcome: &Outcome) -> String {
     let u = &outcome.usage;
-    let attributes: JsonMap<String, Value> =
-        outcome.attributes.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let attributes: JsonMap<String, Value> = outcome
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     json!({
         "tenant": outcome.tenant,
         "model": outcome.model,
@@ -70,7 +85,13 @@ mod tests {
             tenant: "acme".into(),
             model: "gpt-4o".into(),
             provider: "openai",
-            usage: Usage { input_tokens: 10, output_tokens: 5, cached_tokens: 2, reasoning_tokens: 1, source: UsageSource::Provider },
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                cached_tokens: 2,
+                reasoning_tokens: 1,
+                source: UsageSource::Provider,
+            },
             cost_pico: cost,
             attributes: vec![("team".into(), "search".into())],
             status: Some(200),

@@ -61,14 +61,23 @@ const FAMILIES: &[(&str, Encoding)] = &[
 
 /// The encoding for `model`: the longest matching configured override, else the model family,
 /// else `default`.
-pub fn encoding_for_model(model: &str, overrides: &[(String, Encoding)], default: Encoding) -> Encoding {
+pub fn encoding_for_model(
+    model: &str,
+    overrides: &[(String, Encoding)],
+    default: Encoding,
+) -> Encoding {
     let by_override = overrides
         .iter()
         .filter(|(prefix, _)| model.starts_with(prefix.as_str()))
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, enc)| *enc);
     by_override
-        .or_else(|| FAMILIES.iter().find(|(p, _)| model.starts_with(p)).map(|(_, e)| *e))
+        .or_else(|| {
+            FAMILIES
+                .iter()
+                .find(|(p, _)| model.starts_with(p))
+                .map(|(_, e)| *e)
+        })
         .unwrap_or(default)
 }
 
@@ -92,7 +101,10 @@ impl Tokenizer {
             };
             bpe.map(Some).map_err(|e| format!("loading {enc}: {e}"))
         };
-        Ok(Self { o200k: build(Encoding::O200kBase)?, cl100k: build(Encoding::Cl100kBase)? })
+        Ok(Self {
+            o200k: build(Encoding::O200kBase)?,
+            cl100k: build(Encoding::Cl100kBase)?,
+        })
     }
 
     pub fn has(&self, enc: Encoding) -> bool {
@@ -113,7 +125,10 @@ impl Tokenizer {
         if text.is_empty() {
             return 0;
         }
-        let bpe = self.bpe(enc).or(self.o200k.as_ref()).or(self.cl100k.as_ref());
+        let bpe = self
+            .bpe(enc)
+            .or(self.o200k.as_ref())
+            .or(self.cl100k.as_ref());
         match bpe {
             Some(bpe) => bpe.encode_ordinary(text).len() as u64,
             None => (text.len() as u64).div_ceil(4),
@@ -146,15 +161,39 @@ pub(crate) mod tests {
     #[test]
     fn families() {
         let d = Encoding::O200kBase;
-        assert_eq!(encoding_for_model("gpt-4o-2024-08-06", &[], d), Encoding::O200kBase);
-        assert_eq!(encoding_for_model("gpt-4", &[], Encoding::Cl100kBase), Encoding::Cl100kBase);
-        assert_eq!(encoding_for_model("gpt-4-0613", &[], d), Encoding::Cl100kBase);
-        assert_eq!(encoding_for_model("gpt-3.5-turbo", &[], d), Encoding::Cl100kBase);
-        assert_eq!(encoding_for_model("gpt-4.1-mini", &[], Encoding::Cl100kBase), Encoding::O200kBase);
-        assert_eq!(encoding_for_model("o3-mini", &[], Encoding::Cl100kBase), Encoding::O200kBase);
-        assert_eq!(encoding_for_model("llama-3", &[], Encoding::Cl100kBase), Encoding::Cl100kBase);
+        assert_eq!(
+            encoding_for_model("gpt-4o-2024-08-06", &[], d),
+            Encoding::O200kBase
+        );
+        assert_eq!(
+            encoding_for_model("gpt-4", &[], Encoding::Cl100kBase),
+            Encoding::Cl100kBase
+        );
+        assert_eq!(
+            encoding_for_model("gpt-4-0613", &[], d),
+            Encoding::Cl100kBase
+        );
+        assert_eq!(
+            encoding_for_model("gpt-3.5-turbo", &[], d),
+            Encoding::Cl100kBase
+        );
+        assert_eq!(
+            encoding_for_model("gpt-4.1-mini", &[], Encoding::Cl100kBase),
+            Encoding::O200kBase
+        );
+        assert_eq!(
+            encoding_for_model("o3-mini", &[], Encoding::Cl100kBase),
+            Encoding::O200kBase
+        );
+        assert_eq!(
+            encoding_for_model("llama-3", &[], Encoding::Cl100kBase),
+            Encoding::Cl100kBase
+        );
         let overrides = vec![("gpt-4o-ft".to_string(), Encoding::Cl100kBase)];
-        assert_eq!(encoding_for_model("gpt-4o-ft-1", &overrides, d), Encoding::Cl100kBase);
+        assert_eq!(
+            encoding_for_model("gpt-4o-ft-1", &overrides, d),
+            Encoding::Cl100kBase
+        );
     }
 
     #[test]
@@ -164,7 +203,10 @@ pub(crate) mod tests {
         let t = tokenizer();
         assert_eq!(t.count(Encoding::Cl100kBase, "tiktoken is great!"), 6);
         assert_eq!(t.count(Encoding::O200kBase, ""), 0);
-        assert!(t.count(Encoding::O200kBase, "<|endoftext|>") > 1, "special text counts as text");
+        assert!(
+            t.count(Encoding::O200kBase, "<|endoftext|>") > 1,
+            "special text counts as text"
+        );
     }
 
     #[test]

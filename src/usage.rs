@@ -64,8 +64,17 @@ mod tests {
         assert_eq!(read_count(Some(&json!(12)), "x"), Ok(Some(12)));
         assert_eq!(read_count(None, "x"), Ok(None));
         assert_eq!(read_count(Some(&json!(null)), "x"), Ok(None));
-        for bad in [json!(-1), json!(1.5), json!("12"), json!(1_000_000_000_000u64), json!(true)] {
-            assert!(read_count(Some(&bad), "x").is_err(), "{bad} should be rejected");
+        for bad in [
+            json!(-1),
+            json!(1.5),
+            json!("12"),
+            json!(1_000_000_000_000u64),
+            json!(true),
+        ] {
+            assert!(
+                read_count(Some(&bad), "x").is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 }

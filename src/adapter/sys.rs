@@ -17,12 +17,41 @@ const STATUS_NOT_FOUND: u32 = 1;
 #[link(wasm_import_module = "env")]
 extern "C" {
     fn proxy_log(level: u32, message_data: *const u8, message_size: usize) -> u32;
-    fn proxy_get_header_map_value(map: u32, key: *const u8, key_size: usize, out: *mut *mut u8, out_size: *mut usize) -> u32;
-    fn proxy_replace_header_map_value(map: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
-    fn proxy_add_header_map_value(map: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
+    fn proxy_get_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        out: *mut *mut u8,
+        out_size: *mut usize,
+    ) -> u32;
+    fn proxy_replace_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_add_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
-    fn proxy_get_buffer_bytes(buffer: u32, start: usize, max_size: usize, out: *mut *mut u8, out_size: *mut usize) -> u32;
-    fn proxy_set_property(path: *const u8, path_size: usize, value: *const u8, value_size: usize) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        max_size: usize,
+        out: *mut *mut u8,
+        out_size: *mut usize,
+    ) -> u32;
+    fn proxy_set_property(
+        path: *const u8,
+        path_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
     #[allow(clippy::too_many_arguments)]
     fn proxy_send_local_response(
         status: u32,
@@ -34,12 +63,21 @@ extern "C" {
         headers_size: usize,
         grpc_status: i32,
     ) -> u32;
-    fn proxy_define_metric(metric_type: u32, name: *const u8, name_size: usize, out_id: *mut u32) -> u32;
+    fn proxy_define_metric(
+        metric_type: u32,
+        name: *const u8,
+        name_size: usize,
+        out_id: *mut u32,
+    ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
 }
 
 fn status(code: u32) -> Result<(), HostError> {
-    if code == STATUS_OK { Ok(()) } else { Err(HostError(code)) }
+    if code == STATUS_OK {
+        Ok(())
+    } else {
+        Err(HostError(code))
+    }
 }
 
 /// Takes ownership of bytes the host allocated in this module's memory (through
@@ -64,7 +102,8 @@ pub fn log(level: LogLevel, message: &str) {
 pub fn get_header(map: u32, name: &str) -> Result<Option<Vec<u8>>, HostError> {
     let (mut ptr, mut len) = (null_mut(), 0usize);
     // SAFETY: valid key slice and out-pointers.
-    let code = unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut ptr, &mut len) };
+    let code =
+        unsafe { proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut ptr, &mut len) };
     match code {
         // SAFETY: on Ok the host returned an allocation of `len` bytes.
         STATUS_OK => Ok(Some(unsafe { take(ptr, len) })),
@@ -75,12 +114,16 @@ pub fn get_header(map: u32, name: &str) -> Result<Option<Vec<u8>>, HostError> {
 
 pub fn replace_header(map: u32, name: &str, value: &str) -> Result<(), HostError> {
     // SAFETY: valid slices.
-    status(unsafe { proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
+    status(unsafe {
+        proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    })
 }
 
 pub fn add_header(map: u32, name: &str, value: &str) -> Result<(), HostError> {
     // SAFETY: valid slices.
-    status(unsafe { proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len()) })
+    status(unsafe {
+        proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+    })
 }
 
 pub fn remove_header(map: u32, name: &str) -> Result<(), HostError> {
@@ -109,12 +152,25 @@ pub fn set_property(path: &str, value: &[u8]) -> Result<(), HostError> {
     status(unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) })
 }
 
-pub fn send_local_response(code: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), HostError> {
+pub fn send_local_response(
+    code: u32,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(), HostError> {
     let map = serialize_map(headers);
     let details = "tollbooth";
     // SAFETY: valid slices; grpc_status -1 means "not gRPC".
     status(unsafe {
-        proxy_send_local_response(code, details.as_ptr(), details.len(), body.as_ptr(), body.len(), map.as_ptr(), map.len(), -1)
+        proxy_send_local_response(
+            code,
+            details.as_ptr(),
+            details.len(),
+            body.as_ptr(),
+            body.len(),
+            map.as_ptr(),
+            map.len(),
+            -1,
+        )
     })
 }
 

@@ -13,7 +13,11 @@ fn empty_document_gives_defaults() {
     assert!(c.route("/v1/embeddings", None).is_none());
     assert_eq!(c.header_prefix, "x-llm-");
     assert_eq!(c.max_body_bytes, 4 * 1024 * 1024);
-    assert_eq!(c.hold_limit(), 1024 * 1024, "never hold more than Envoy's default buffer limit");
+    assert_eq!(
+        c.hold_limit(),
+        1024 * 1024,
+        "never hold more than Envoy's default buffer limit"
+    );
     assert_eq!(c.filter_state.as_deref(), Some("tollbooth"));
     assert!(!c.fail_closed);
     assert!(!c.headers_wait_for_body);
@@ -23,8 +27,15 @@ fn empty_document_gives_defaults() {
 #[test]
 fn example_config_parses() {
     let c = Config::parse(include_bytes!("../../examples/tollbooth.json")).unwrap();
-    assert_eq!(c.prices.lookup("gpt-4o-2024-08-06").unwrap().input, 2_500_000);
-    assert_eq!(c.prices.lookup("gpt-4").unwrap().cached_input, 30_000_000, "cached defaults to input");
+    assert_eq!(
+        c.prices.lookup("gpt-4o-2024-08-06").unwrap().input,
+        2_500_000
+    );
+    assert_eq!(
+        c.prices.lookup("gpt-4").unwrap().cached_input,
+        30_000_000,
+        "cached defaults to input"
+    );
     assert_eq!(c.attributes.len(), 5);
     assert_eq!(c.tenant.header.as_deref(), Some("x-tenant-id"));
 }
@@ -51,15 +62,30 @@ fn wrong_types_are_named() {
 #[test]
 fn bad_values_are_named() {
     let cases = [
-        (r#"{"prices": {"gpt-4o": {"input": -1, "output": 1}}}"#, "prices.gpt-4o.input"),
-        (r#"{"prices": {"gpt-4o": {"input": 1, "output": "1.0000001"}}}"#, "prices.gpt-4o.output"),
+        (
+            r#"{"prices": {"gpt-4o": {"input": -1, "output": 1}}}"#,
+            "prices.gpt-4o.input",
+        ),
+        (
+            r#"{"prices": {"gpt-4o": {"input": 1, "output": "1.0000001"}}}"#,
+            "prices.gpt-4o.output",
+        ),
         (r#"{"routes": [{"path": "v1/chat"}]}"#, "routes[0].path"),
-        (r#"{"routes": [{"path": "/x", "provider": "nope"}]}"#, "routes[0].provider"),
+        (
+            r#"{"routes": [{"path": "/x", "provider": "nope"}]}"#,
+            "routes[0].provider",
+        ),
         (r#"{"routes": []}"#, "routes"),
         (r#"{"tenant": {"header": "bad header"}}"#, "tenant.header"),
         (r#"{"attributes": {"Team": "x-team"}}"#, "attributes.Team"),
-        (r#"{"tokenizer": {"default_encoding": "p50k_base"}}"#, "tokenizer.default_encoding"),
-        (r#"{"tokenizer": {"models": {"m": "x"}}}"#, "tokenizer.models.m"),
+        (
+            r#"{"tokenizer": {"default_encoding": "p50k_base"}}"#,
+            "tokenizer.default_encoding",
+        ),
+        (
+            r#"{"tokenizer": {"models": {"m": "x"}}}"#,
+            "tokenizer.models.m",
+        ),
         (r#"{"max_body_bytes": 0}"#, "max_body_bytes"),
         (r#"{"buffer_limit_bytes": 0}"#, "buffer_limit_bytes"),
         (r#"{"metrics": {"prefix": "a.b"}}"#, "metrics.prefix"),
@@ -79,9 +105,16 @@ fn prices_as_strings_and_numbers_agree() {
 
 #[test]
 fn routes_match_host_when_given() {
-    let c = parse(r#"{"routes": [{"path": "/v1/chat/completions", "host": "api.openai.com"}]}"#).unwrap();
-    assert!(c.route("/v1/chat/completions", Some("api.openai.com:443")).is_some());
-    assert!(c.route("/v1/chat/completions", Some("API.OpenAI.com")).is_some());
-    assert!(c.route("/v1/chat/completions", Some("other.example")).is_none());
+    let c = parse(r#"{"routes": [{"path": "/v1/chat/completions", "host": "api.openai.com"}]}"#)
+        .unwrap();
+    assert!(c
+        .route("/v1/chat/completions", Some("api.openai.com:443"))
+        .is_some());
+    assert!(c
+        .route("/v1/chat/completions", Some("API.OpenAI.com"))
+        .is_some());
+    assert!(c
+        .route("/v1/chat/completions", Some("other.example"))
+        .is_none());
     assert!(c.route("/v1/chat/completions", None).is_none());
 }

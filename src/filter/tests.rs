@@ -14,7 +14,10 @@ fn shared(json: &str) -> Rc<Shared> {
     // thread from the same encodings.
     thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
     let _ = tokenizer();
-    Rc::new(Shared::new(Config::parse(json.as_bytes()).unwrap(), TOK.with(Rc::clone)))
+    Rc::new(Shared::new(
+        Config::parse(json.as_bytes()).unwrap(),
+        TOK.with(Rc::clone),
+    ))
 }
 
 const CFG: &str = r#"{"tenant":{"header":"x-tenant-id","api_key_salt":"s"},"attributes":{"team":"x-team"},
@@ -28,7 +31,9 @@ fn request_headers(extra: &[(&str, &str)]) -> Vec<(String, String)> {
         ("content-type", "application/json"),
     ];
     h.extend_from_slice(extra);
-    h.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    h.into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 const REQUEST: &[u8] = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello"}]}"#;
@@ -36,8 +41,17 @@ const RESPONSE: &[u8] = br#"{"model":"gpt-4o-2024-08-06","choices":[{"message":{
   "usage":{"prompt_tokens":1000,"completion_tokens":200,"prompt_tokens_details":{"cached_tokens":400},"completion_tokens_details":{"reasoning_tokens":50}}}"#;
 
 /// Drives one exchange with whole bodies; returns the host and the filter.
-fn exchange(cfg: &str, headers: Vec<(String, String)>, request: &[u8], status: &str, response: &[u8]) -> FakeHost {
-    let mut host = FakeHost { request_headers: headers, ..FakeHost::default() };
+fn exchange(
+    cfg: &str,
+    headers: Vec<(String, String)>,
+    request: &[u8],
+    status: &str,
+    response: &[u8],
+) -> FakeHost {
+    let mut host = FakeHost {
+        request_headers: headers,
+        ..FakeHost::default()
+    };
     let mut f = HttpFilter::new(Some(shared(cfg)));
     assert_eq!(f.on_request_headers(&mut host, false), Action::Continue);
     host.released.push(Map::RequestHeaders);
@@ -58,7 +72,10 @@ fn exchange(cfg: &str, headers: Vec<(String, String)>, request: &[u8], status: &
         host.released.push(Map::ResponseHeaders);
     }
     host.response_body = response.to_vec();
-    assert_eq!(f.on_response_body(&mut host, response.len(), true), Action::Continue);
+    assert_eq!(
+        f.on_response_body(&mut host, response.len(), true),
+        Action::Continue
+    );
     f.on_log(&mut host);
     host
 }
@@ -69,7 +86,13 @@ fn get<'a>(map: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn default_mode_stamps_trailers_state_and_metrics() {
-    let host = exchange(CFG, request_headers(&[("x-tenant-id", "acme"), ("x-team", "search")]), REQUEST, "200", RESPONSE);
+    let host = exchange(
+        CFG,
+        request_headers(&[("x-tenant-id", "acme"), ("x-team", "search")]),
+        REQUEST,
+        "200",
+        RESPONSE,
+    );
     // Upstream saw the attribution headers.
     assert_eq!(get(&host.request_headers, "x-llm-tenant"), Some("acme"));
     assert_eq!(get(&host.request_headers, "x-llm-team"), Some("search"));
@@ -82,30 +105,58 @@ fn default_mode_stamps_trailers_state_and_metrics() {
     assert_eq!(get(t, "x-llm-model"), Some("gpt-4o-2024-08-06"));
     assert_eq!(get(t, "x-llm-usage-source"), Some("provider"));
     assert_eq!(get(&host.response_headers, "x-llm-cost-usd"), None);
-    assert_eq!(get(&host.response_headers, "content-length"), None, "chunked, so trailers can follow");
+    assert_eq!(
+        get(&host.response_headers, "content-length"),
+        None,
+        "chunked, so trailers can follow"
+    );
     let state: Value = serde_json::from_slice(&host.properties["tollbooth"]).unwrap();
     assert_eq!(state["tenant"], "acme");
     assert_eq!(state["attributes"]["team"], "search");
-    assert_eq!(host.counter("tollbooth.tenant.acme.model.gpt-4o-2024-08-06.cost_micro_usd"), 4000);
-    assert_eq!(host.counter("tollbooth.tenant.acme.model.gpt-4o-2024-08-06.requests"), 1);
+    assert_eq!(
+        host.counter("tollbooth.tenant.acme.model.gpt-4o-2024-08-06.cost_micro_usd"),
+        4000
+    );
+    assert_eq!(
+        host.counter("tollbooth.tenant.acme.model.gpt-4o-2024-08-06.requests"),
+        1
+    );
 }
 
 #[test]
 fn headers_mode_holds_json_responses_and_stamps_headers() {
     let cfg = CFG.replacen('{', r#"{"allow_on_headers_stop_iteration":true,"#, 1);
-    let host = exchange(&cfg, request_headers(&[("x-tenant-id", "acme")]), REQUEST, "200", RESPONSE);
+    let host = exchange(
+        &cfg,
+        request_headers(&[("x-tenant-id", "acme")]),
+        REQUEST,
+        "200",
+        RESPONSE,
+    );
     assert_eq!(get(&host.response_headers, "x-llm-cost-usd"), Some("0.004"));
     assert_eq!(get(&host.response_headers, "x-llm-tenant"), Some("acme"));
     assert!(host.response_trailers.is_empty());
-    assert!(get(&host.response_headers, "content-length").is_some(), "a held body keeps its length");
+    assert!(
+        get(&host.response_headers, "content-length").is_some(),
+        "a held body keeps its length"
+    );
 }
 
 #[test]
 fn api_key_tenant_never_exposes_the_key() {
-    let host = exchange(CFG, request_headers(&[("authorization", "Bearer sk-live-SECRET")]), REQUEST, "200", RESPONSE);
+    let host = exchange(
+        CFG,
+        request_headers(&[("authorization", "Bearer sk-live-SECRET")]),
+        REQUEST,
+        "200",
+        RESPONSE,
+    );
     let tenant = get(&host.response_trailers, "x-llm-tenant").unwrap();
     assert!(tenant.starts_with("key-"));
-    let everything = format!("{:?}{:?}{:?}", host.response_trailers, host.properties, host.logs);
+    let everything = format!(
+        "{:?}{:?}{:?}",
+        host.response_trailers, host.properties, host.logs
+    );
     assert!(!everything.contains("SECRET"));
 }
 
@@ -114,9 +165,15 @@ fn unpriced_model_gets_tokens_but_no_cost() {
     let req = br#"{"model":"llama-3-70b","messages":[{"role":"user","content":"hi"}]}"#;
     let resp = br#"{"model":"llama-3-70b","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":2}}"#;
     let host = exchange(CFG, request_headers(&[]), req, "200", resp);
-    assert_eq!(get(&host.response_trailers, "x-llm-input-tokens"), Some("8"));
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-input-tokens"),
+        Some("8")
+    );
     assert_eq!(get(&host.response_trailers, "x-llm-cost-usd"), None);
-    assert_eq!(host.counter("tollbooth.tenant.anonymous.model.llama-3-70b.unpriced_requests"), 1);
+    assert_eq!(
+        host.counter("tollbooth.tenant.anonymous.model.llama-3-70b.unpriced_requests"),
+        1
+    );
 }
 
 #[test]
@@ -124,45 +181,112 @@ fn missing_usage_is_estimated() {
     let resp = br#"{"model":"gpt-4o","choices":[{"message":{"content":"Hello!"}}]}"#;
     let host = exchange(CFG, request_headers(&[]), REQUEST, "200", resp);
     let tok = tokenizer();
-    let expected_in = 3 + 3 + tok.count(Encoding::O200kBase, "user") + tok.count(Encoding::O200kBase, "Say hello");
-    assert_eq!(get(&host.response_trailers, "x-llm-input-tokens"), Some(expected_in.to_string().as_str()));
-    assert_eq!(get(&host.response_trailers, "x-llm-output-tokens"), Some(tok.count(Encoding::O200kBase, "Hello!").to_string().as_str()));
-    assert_eq!(get(&host.response_trailers, "x-llm-usage-source"), Some("estimate"));
-    assert_eq!(host.counter("tollbooth.tenant.anonymous.model.gpt-4o.estimated_requests"), 1);
+    let expected_in = 3
+        + 3
+        + tok.count(Encoding::O200kBase, "user")
+        + tok.count(Encoding::O200kBase, "Say hello");
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-input-tokens"),
+        Some(expected_in.to_string().as_str())
+    );
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-output-tokens"),
+        Some(
+            tok.count(Encoding::O200kBase, "Hello!")
+                .to_string()
+                .as_str()
+        )
+    );
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-usage-source"),
+        Some("estimate")
+    );
+    assert_eq!(
+        host.counter("tollbooth.tenant.anonymous.model.gpt-4o.estimated_requests"),
+        1
+    );
 }
 
 #[test]
 fn error_responses_cost_nothing() {
-    let host = exchange(CFG, request_headers(&[]), REQUEST, "429", br#"{"error":{"message":"slow down"}}"#);
-    assert_eq!(get(&host.response_trailers, "x-llm-input-tokens"), Some("0"));
+    let host = exchange(
+        CFG,
+        request_headers(&[]),
+        REQUEST,
+        "429",
+        br#"{"error":{"message":"slow down"}}"#,
+    );
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-input-tokens"),
+        Some("0")
+    );
     assert_eq!(get(&host.response_trailers, "x-llm-cost-usd"), Some("0"));
-    assert_eq!(get(&host.response_trailers, "x-llm-usage-source"), Some("none"));
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-usage-source"),
+        Some("none")
+    );
 }
 
 #[test]
 fn bad_usage_is_logged_counted_and_estimated() {
-    let resp = br#"{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":2}}"#;
+    let resp =
+        br#"{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":2}}"#;
     let host = exchange(CFG, request_headers(&[]), REQUEST, "200", resp);
-    assert_eq!(get(&host.response_trailers, "x-llm-usage-source"), Some("estimate"));
-    assert_eq!(host.counter("tollbooth.invalid.reason.bad_usage.requests"), 1);
-    assert_eq!(host.logs.iter().filter(|(l, _)| *l == LogLevel::Warn).count(), 1);
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-usage-source"),
+        Some("estimate")
+    );
+    assert_eq!(
+        host.counter("tollbooth.invalid.reason.bad_usage.requests"),
+        1
+    );
+    assert_eq!(
+        host.logs
+            .iter()
+            .filter(|(l, _)| *l == LogLevel::Warn)
+            .count(),
+        1
+    );
 }
 
 #[test]
 fn other_traffic_is_untouched() {
     for headers in [
-        request_headers(&[]).into_iter().map(|(k, v)| if k == ":path" { (k, "/v1/models".to_string()) } else { (k, v) }).collect(),
-        request_headers(&[]).into_iter().map(|(k, v)| if k == ":method" { (k, "GET".to_string()) } else { (k, v) }).collect::<Vec<_>>(),
+        request_headers(&[])
+            .into_iter()
+            .map(|(k, v)| {
+                if k == ":path" {
+                    (k, "/v1/models".to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
+        request_headers(&[])
+            .into_iter()
+            .map(|(k, v)| {
+                if k == ":method" {
+                    (k, "GET".to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect::<Vec<_>>(),
     ] {
         let before = headers.clone();
-        let mut host = FakeHost { request_headers: headers, ..FakeHost::default() };
+        let mut host = FakeHost {
+            request_headers: headers,
+            ..FakeHost::default()
+        };
         let mut f = HttpFilter::new(Some(shared(CFG)));
         assert_eq!(f.on_request_headers(&mut host, false), Action::Continue);
         assert_eq!(host.request_headers, before);
         assert_eq!(f.on_request_body(&mut host, 10, true), Action::Continue);
         assert_eq!(f.on_response_headers(&mut host, false), Action::Continue);
         f.on_log(&mut host);
-        assert!(host.properties.is_empty() && host.response_trailers.is_empty() && host.logs.is_empty());
+        assert!(
+            host.properties.is_empty() && host.response_trailers.is_empty() && host.logs.is_empty()
+        );
     }
 }
 
@@ -170,13 +294,20 @@ fn other_traffic_is_untouched() {
 fn fail_open_passes_bad_requests_unmetered() {
     for (headers, body, reason) in [
         (request_headers(&[]), b"{oops".as_slice(), "invalid_json"),
-        (request_headers(&[]), b"{\"messages\":[]}".as_slice(), "missing_model"),
+        (
+            request_headers(&[]),
+            b"{\"messages\":[]}".as_slice(),
+            "missing_model",
+        ),
         (request_headers(&[]), b"\xff\xfe".as_slice(), "non_utf8"),
     ] {
         let host = exchange(CFG, headers, body, "200", RESPONSE);
         assert!(host.local_response.is_none());
         assert!(host.response_trailers.is_empty(), "{reason}: unmetered");
-        assert_eq!(host.counter(&format!("tollbooth.invalid.reason.{reason}.requests")), 1);
+        assert_eq!(
+            host.counter(&format!("tollbooth.invalid.reason.{reason}.requests")),
+            1
+        );
         assert_eq!(host.logs.len(), 1, "{reason}: exactly one log line");
     }
 }
@@ -189,54 +320,99 @@ fn fail_closed_answers_400_in_openai_format() {
     assert_eq!(status, 400);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["code"], "tollbooth_invalid_json");
-    assert_eq!(host.counter("tollbooth.invalid.reason.invalid_json.requests"), 1);
+    assert_eq!(
+        host.counter("tollbooth.invalid.reason.invalid_json.requests"),
+        1
+    );
 }
 
 #[test]
 fn fail_closed_holds_the_body_until_judged() {
     let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
-    let mut host = FakeHost { request_headers: request_headers(&[]), ..FakeHost::default() };
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
     let mut f = HttpFilter::new(Some(shared(&cfg)));
     f.on_request_headers(&mut host, false);
     host.request_body = REQUEST[..10].to_vec();
     assert_eq!(f.on_request_body(&mut host, 10, false), Action::Pause);
     host.request_body = REQUEST.to_vec();
-    assert_eq!(f.on_request_body(&mut host, REQUEST.len(), true), Action::Continue);
+    assert_eq!(
+        f.on_request_body(&mut host, REQUEST.len(), true),
+        Action::Continue
+    );
     assert!(host.local_response.is_none());
 }
 
 #[test]
 fn wrong_content_type_and_oversized_bodies() {
-    let host = exchange(CFG, request_headers(&[]).into_iter().map(|(k, v)| if k == "content-type" { (k, "text/plain".into()) } else { (k, v) }).collect(), REQUEST, "200", RESPONSE);
-    assert_eq!(host.counter("tollbooth.invalid.reason.content_type.requests"), 1);
+    let host = exchange(
+        CFG,
+        request_headers(&[])
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "content-type" {
+                    (k, "text/plain".into())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect(),
+        REQUEST,
+        "200",
+        RESPONSE,
+    );
+    assert_eq!(
+        host.counter("tollbooth.invalid.reason.content_type.requests"),
+        1
+    );
     let small = CFG.replacen('{', r#"{"max_body_bytes":16,"#, 1);
     let host = exchange(&small, request_headers(&[]), REQUEST, "200", RESPONSE);
-    assert_eq!(host.counter("tollbooth.invalid.reason.body_too_large.requests"), 1);
+    assert_eq!(
+        host.counter("tollbooth.invalid.reason.body_too_large.requests"),
+        1
+    );
     assert!(host.response_trailers.is_empty());
 }
 
 #[test]
 fn chunked_request_body_is_reassembled() {
-    let mut host = FakeHost { request_headers: request_headers(&[]), ..FakeHost::default() };
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
     let mut f = HttpFilter::new(Some(shared(CFG)));
     f.on_request_headers(&mut host, false);
     let chunks: Vec<&[u8]> = REQUEST.chunks(7).collect();
     for (i, chunk) in chunks.iter().enumerate() {
         host.request_body = chunk.to_vec(); // Continue released the previous chunk.
-        assert_eq!(f.on_request_body(&mut host, chunk.len(), i == chunks.len() - 1), Action::Continue);
+        assert_eq!(
+            f.on_request_body(&mut host, chunk.len(), i == chunks.len() - 1),
+            Action::Continue
+        );
     }
-    host.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+    host.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+    ];
     f.on_response_headers(&mut host, false);
     for (i, chunk) in RESPONSE.chunks(5).enumerate() {
         host.response_body = chunk.to_vec();
         f.on_response_body(&mut host, chunk.len(), (i + 1) * 5 >= RESPONSE.len());
     }
-    assert_eq!(get(&host.response_trailers, "x-llm-cost-usd"), Some("0.004"));
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-cost-usd"),
+        Some("0.004")
+    );
 }
 
 #[test]
 fn abandoned_response_is_metered_at_log_time() {
-    let mut host = FakeHost { request_headers: request_headers(&[]), ..FakeHost::default() };
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
     let mut f = HttpFilter::new(Some(shared(CFG)));
     f.on_request_headers(&mut host, false);
     host.request_body = REQUEST.to_vec();
@@ -250,7 +426,10 @@ fn abandoned_response_is_metered_at_log_time() {
 
 #[test]
 fn unconfigured_filter_passes_everything() {
-    let mut host = FakeHost { request_headers: request_headers(&[]), ..FakeHost::default() };
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
     let mut f = HttpFilter::new(None);
     assert_eq!(f.on_request_headers(&mut host, false), Action::Continue);
     assert_eq!(f.on_request_body(&mut host, 3, true), Action::Continue);
@@ -259,21 +438,49 @@ fn unconfigured_filter_passes_everything() {
 
 #[test]
 fn held_response_is_released_before_the_buffer_limit() {
-    let cfg = CFG.replacen('{', r#"{"allow_on_headers_stop_iteration":true,"buffer_limit_bytes":100,"#, 1);
-    let mut host = FakeHost { request_headers: request_headers(&[]), ..FakeHost::default() };
+    let cfg = CFG.replacen(
+        '{',
+        r#"{"allow_on_headers_stop_iteration":true,"buffer_limit_bytes":100,"#,
+        1,
+    );
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
     let mut f = HttpFilter::new(Some(shared(&cfg)));
     f.on_request_headers(&mut host, false);
     host.request_body = REQUEST.to_vec();
     f.on_request_body(&mut host, REQUEST.len(), true);
-    host.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into())];
+    host.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+    ];
     assert_eq!(f.on_response_headers(&mut host, false), Action::Pause);
     host.response_body = RESPONSE[..60].to_vec();
-    assert_eq!(f.on_response_body(&mut host, 60, false), Action::Pause, "under the limit: hold");
+    assert_eq!(
+        f.on_response_body(&mut host, 60, false),
+        Action::Pause,
+        "under the limit: hold"
+    );
     host.response_body = RESPONSE[..120].to_vec();
-    assert_eq!(f.on_response_body(&mut host, 120, false), Action::Continue, "at the limit: release");
+    assert_eq!(
+        f.on_response_body(&mut host, 120, false),
+        Action::Continue,
+        "at the limit: release"
+    );
     host.released.push(Map::ResponseHeaders);
     host.response_body = RESPONSE[120..].to_vec();
-    assert_eq!(f.on_response_body(&mut host, RESPONSE.len() - 120, true), Action::Continue);
-    assert_eq!(get(&host.response_trailers, "x-llm-usage-source"), Some("provider"), "stamped as trailers instead");
-    assert_eq!(get(&host.response_trailers, "x-llm-cost-usd"), Some("0.004"));
+    assert_eq!(
+        f.on_response_body(&mut host, RESPONSE.len() - 120, true),
+        Action::Continue
+    );
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-usage-source"),
+        Some("provider"),
+        "stamped as trailers instead"
+    );
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-cost-usd"),
+        Some("0.004")
+    );
 }

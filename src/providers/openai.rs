@@ -23,7 +23,10 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
         return Err((Invalid::EmptyBody, "empty body".into()));
     }
     if let Err(e) = std::str::from_utf8(body) {
-        return Err((Invalid::NotUtf8, format!("body is not UTF-8 (byte {})", e.valid_up_to())));
+        return Err((
+            Invalid::NotUtf8,
+            format!("body is not UTF-8 (byte {})", e.valid_up_to()),
+        ));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
@@ -37,10 +40,17 @@ pub fn parse_request(body: &[u8], cfg: &Config, tok: &Tokenizer) -> Result<Reque
     let req = parse_object(body)?;
     let model = match req.get("model").and_then(Value::as_str) {
         Some(m) if !m.is_empty() => m.to_string(),
-        _ => return Err((Invalid::MissingModel, "request has no `model` string".into())),
+        _ => {
+            return Err((
+                Invalid::MissingModel,
+                "request has no `model` string".into(),
+            ))
+        }
     };
     let encoding = encoding_for_model(&model, &cfg.encoding_overrides, cfg.default_encoding);
-    let max_output_tokens = ["max_completion_tokens", "max_tokens"].iter().find_map(|k| req.get(*k).and_then(Value::as_u64));
+    let max_output_tokens = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| req.get(*k).and_then(Value::as_u64));
     Ok(RequestInfo {
         stream: req.get("stream").and_then(Value::as_bool).unwrap_or(false),
         max_output_tokens,
@@ -56,7 +66,12 @@ pub fn parse_request(body: &[u8], cfg: &Config, tok: &Tokenizer) -> Result<Reque
 pub fn estimate_prompt_tokens(req: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u64 {
     let count = |s: &str| tok.count(enc, s);
     let mut total = REPLY_PRIMING;
-    for msg in req.get("messages").and_then(Value::as_array).into_iter().flatten() {
+    for msg in req
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         total += TOKENS_PER_MESSAGE;
         let Some(msg) = msg.as_object() else { continue };
         if let Some(role) = msg.get("role").and_then(Value::as_str) {
@@ -69,10 +84,17 @@ pub fn estimate_prompt_tokens(req: &Map<String, Value>, enc: Encoding, tok: &Tok
         if let Some(refusal) = msg.get("refusal").and_then(Value::as_str) {
             total += count(refusal);
         }
-        for call in msg.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+        for call in msg
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             // Not in the cookbook: the call's name and arguments plus a small frame.
             let f = &call["function"];
-            total += TOKENS_PER_MESSAGE + count(f["name"].as_str().unwrap_or("")) + count(f["arguments"].as_str().unwrap_or(""));
+            total += TOKENS_PER_MESSAGE
+                + count(f["name"].as_str().unwrap_or(""))
+                + count(f["arguments"].as_str().unwrap_or(""));
         }
     }
     let functions: Vec<&Value> = match (req.get("tools"), req.get("functions")) {
@@ -109,14 +131,24 @@ fn tool_tokens(functions: &[&Value], enc: Encoding, count: &impl Fn(&str) -> u64
         return 0;
     }
     let func_init: i64 = if enc == Encoding::Cl100kBase { 10 } else { 7 };
-    let (prop_init, prop_key, enum_init, enum_item, func_end): (i64, i64, i64, i64, i64) = (3, 3, -3, 3, 12);
+    let (prop_init, prop_key, enum_init, enum_item, func_end): (i64, i64, i64, i64, i64) =
+        (3, 3, -3, 3, 12);
     let c = |s: &str| i64::try_from(count(s)).unwrap_or(i64::MAX);
     let mut total: i64 = 0;
     for f in functions {
         total += func_init;
         let desc = f["description"].as_str().unwrap_or("");
-        total += c(&format!("{}:{}", f["name"].as_str().unwrap_or(""), desc.strip_suffix('.').unwrap_or(desc)));
-        let Some(props) = f["parameters"]["properties"].as_object().filter(|p| !p.is_empty()) else { continue };
+        total += c(&format!(
+            "{}:{}",
+            f["name"].as_str().unwrap_or(""),
+            desc.strip_suffix('.').unwrap_or(desc)
+        ));
+        let Some(props) = f["parameters"]["properties"]
+            .as_object()
+            .filter(|p| !p.is_empty())
+        else {
+            continue;
+        };
         total += prop_init;
         for (key, prop) in props {
             total += prop_key;
@@ -128,7 +160,10 @@ fn tool_tokens(functions: &[&Value], enc: Encoding, count: &impl Fn(&str) -> u64
             }
             let desc = prop["description"].as_str().unwrap_or("");
             let ty = value_text(&prop["type"]);
-            total += c(&format!("{key}:{ty}:{}", desc.strip_suffix('.').unwrap_or(desc)));
+            total += c(&format!(
+                "{key}:{ty}:{}",
+                desc.strip_suffix('.').unwrap_or(desc)
+            ));
         }
     }
     u64::try_from(total + func_end).unwrap_or(0)
@@ -149,7 +184,11 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
         Ok(r) => r,
         Err(problem) => return estimate_only(req, 0, Some(problem)),
     };
-    let model = resp.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_string);
+    let model = resp
+        .get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string);
     let (usage, problem) = match resp.get("usage") {
         None | Some(Value::Null) => (None, None),
         Some(u) => match provider_usage(u) {
@@ -158,10 +197,17 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
         },
     };
     match usage {
-        Some(usage) => ResponseInfo { usage, model, problem: None },
+        Some(usage) => ResponseInfo {
+            usage,
+            model,
+            problem: None,
+        },
         None => {
             let output = output_tokens(&resp, req.encoding, tok);
-            ResponseInfo { model, ..estimate_only(req, output, problem) }
+            ResponseInfo {
+                model,
+                ..estimate_only(req, output, problem)
+            }
         }
     }
 }
@@ -171,22 +217,41 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
 fn provider_usage(u: &Value) -> Result<Usage, String> {
     let prompt = read_count(u.get("prompt_tokens"), "usage.prompt_tokens")?;
     let completion = read_count(u.get("completion_tokens"), "usage.completion_tokens")?;
-    let cached = read_count(u.pointer("/prompt_tokens_details/cached_tokens"), "cached_tokens")?.unwrap_or(0);
-    let reasoning = read_count(u.pointer("/completion_tokens_details/reasoning_tokens"), "reasoning_tokens")?.unwrap_or(0);
+    let cached = read_count(
+        u.pointer("/prompt_tokens_details/cached_tokens"),
+        "cached_tokens",
+    )?
+    .unwrap_or(0);
+    let reasoning = read_count(
+        u.pointer("/completion_tokens_details/reasoning_tokens"),
+        "reasoning_tokens",
+    )?
+    .unwrap_or(0);
     let (Some(input), Some(output)) = (prompt, completion) else {
         return Err("usage lacks prompt_tokens or completion_tokens".into());
     };
     if cached > input || reasoning > output {
         return Err(format!("inconsistent usage: cached {cached} > prompt {input} or reasoning {reasoning} > completion {output}"));
     }
-    Ok(Usage { input_tokens: input, output_tokens: output, cached_tokens: cached, reasoning_tokens: reasoning, source: UsageSource::Provider })
+    Ok(Usage {
+        input_tokens: input,
+        output_tokens: output,
+        cached_tokens: cached,
+        reasoning_tokens: reasoning,
+        source: UsageSource::Provider,
+    })
 }
 
 /// Tokens of the returned choices: content, refusals and tool calls.
 fn output_tokens(resp: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u64 {
     let count = |v: &Value| v.as_str().map_or(0, |s| tok.count(enc, s));
     let mut total = 0;
-    for choice in resp.get("choices").and_then(Value::as_array).into_iter().flatten() {
+    for choice in resp
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let msg = &choice["message"];
         total += count(&msg["content"]) + count(&msg["refusal"]);
         for call in msg["tool_calls"].as_array().into_iter().flatten() {
@@ -198,8 +263,17 @@ fn output_tokens(resp: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u
 
 /// Usage made of the prompt estimate and `output` counted tokens.
 pub fn estimate_only(req: &RequestInfo, output: u64, problem: Option<Problem>) -> ResponseInfo {
-    let usage = Usage { input_tokens: req.estimated_input_tokens, output_tokens: output, source: UsageSource::Estimate, ..Usage::default() };
-    ResponseInfo { usage, model: None, problem }
+    let usage = Usage {
+        input_tokens: req.estimated_input_tokens,
+        output_tokens: output,
+        source: UsageSource::Estimate,
+        ..Usage::default()
+    };
+    ResponseInfo {
+        usage,
+        model: None,
+        problem,
+    }
 }
 
 /// An error body in OpenAI's format, for fail-closed rejections.

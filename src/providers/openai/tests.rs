@@ -17,14 +17,20 @@ fn cookbook(text: &str) -> Vec<(String, Vec<u8>, u64)> {
         .map(|(model, tokens)| {
             let mut req = fixture["request"].clone();
             req["model"] = json!(model);
-            (model.clone(), serde_json::to_vec(&req).unwrap(), tokens.as_u64().unwrap())
+            (
+                model.clone(),
+                serde_json::to_vec(&req).unwrap(),
+                tokens.as_u64().unwrap(),
+            )
         })
         .collect()
 }
 
 #[test]
 fn cookbook_messages_match_what_openai_reported() {
-    for (model, body, expected) in cookbook(include_str!("../../../tests/fixtures/openai/cookbook_chat.json")) {
+    for (model, body, expected) in cookbook(include_str!(
+        "../../../tests/fixtures/openai/cookbook_chat.json"
+    )) {
         let info = parse_request(&body, &cfg(), tokenizer()).unwrap();
         assert_eq!(info.estimated_input_tokens, expected, "{model}");
     }
@@ -32,7 +38,9 @@ fn cookbook_messages_match_what_openai_reported() {
 
 #[test]
 fn cookbook_tools_match_what_openai_reported() {
-    for (model, body, expected) in cookbook(include_str!("../../../tests/fixtures/openai/cookbook_tools.json")) {
+    for (model, body, expected) in cookbook(include_str!(
+        "../../../tests/fixtures/openai/cookbook_tools.json"
+    )) {
         let info = parse_request(&body, &cfg(), tokenizer()).unwrap();
         assert_eq!(info.estimated_input_tokens, expected, "{model}");
     }
@@ -55,15 +63,32 @@ fn content_parts_tool_calls_and_tool_results_are_counted() {
     let t = tokenizer();
     let plain = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Describe this picture please"}]}"#;
     let parts = br#"{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"Describe this picture please"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}"#;
-    let a = parse_request(plain, &cfg(), t).unwrap().estimated_input_tokens;
-    let b = parse_request(parts, &cfg(), t).unwrap().estimated_input_tokens;
-    assert_eq!(b, a + IMAGE_PART_TOKENS, "text parts count like a string; an image adds its minimum");
+    let a = parse_request(plain, &cfg(), t)
+        .unwrap()
+        .estimated_input_tokens;
+    let b = parse_request(parts, &cfg(), t)
+        .unwrap()
+        .estimated_input_tokens;
+    assert_eq!(
+        b,
+        a + IMAGE_PART_TOKENS,
+        "text parts count like a string; an image adds its minimum"
+    );
     let with_call = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"18C and sunny"}]}"#;
     let without = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Weather?"}]}"#;
-    let extra = parse_request(with_call, &cfg(), t).unwrap().estimated_input_tokens - parse_request(without, &cfg(), t).unwrap().estimated_input_tokens;
-    let expected = 2 * TOKENS_PER_MESSAGE + t.count(Encoding::O200kBase, "assistant") + TOKENS_PER_MESSAGE
-        + t.count(Encoding::O200kBase, "get_weather") + t.count(Encoding::O200kBase, "{\"city\":\"Paris\"}")
-        + t.count(Encoding::O200kBase, "tool") + t.count(Encoding::O200kBase, "18C and sunny");
+    let extra = parse_request(with_call, &cfg(), t)
+        .unwrap()
+        .estimated_input_tokens
+        - parse_request(without, &cfg(), t)
+            .unwrap()
+            .estimated_input_tokens;
+    let expected = 2 * TOKENS_PER_MESSAGE
+        + t.count(Encoding::O200kBase, "assistant")
+        + TOKENS_PER_MESSAGE
+        + t.count(Encoding::O200kBase, "get_weather")
+        + t.count(Encoding::O200kBase, "{\"city\":\"Paris\"}")
+        + t.count(Encoding::O200kBase, "tool")
+        + t.count(Encoding::O200kBase, "18C and sunny");
     assert_eq!(extra, expected);
 }
 
@@ -79,31 +104,67 @@ fn bad_requests_are_classified() {
         (br#"{"model": 42}"#, Invalid::MissingModel),
     ];
     for (body, want) in cases {
-        assert_eq!(parse_request(body, &cfg(), t).unwrap_err().0, want, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            parse_request(body, &cfg(), t).unwrap_err().0,
+            want,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
     }
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    assert_eq!(parse_request(deep.as_bytes(), &cfg(), t).unwrap_err().0, Invalid::InvalidJson);
+    assert_eq!(
+        parse_request(deep.as_bytes(), &cfg(), t).unwrap_err().0,
+        Invalid::InvalidJson
+    );
 }
 
 fn request(model: &str) -> RequestInfo {
-    RequestInfo { model: model.into(), stream: false, max_output_tokens: None, choices: 1, user: None, encoding: Encoding::O200kBase, estimated_input_tokens: 42 }
+    RequestInfo {
+        model: model.into(),
+        stream: false,
+        max_output_tokens: None,
+        choices: 1,
+        user: None,
+        encoding: Encoding::O200kBase,
+        estimated_input_tokens: 42,
+    }
 }
 
 #[test]
 fn documented_response_usage_is_read() {
-    let fixture: Value = serde_json::from_str(include_str!("../../../tests/fixtures/openai/chat_response.json")).unwrap();
+    let fixture: Value = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/openai/chat_response.json"
+    ))
+    .unwrap();
     let body = serde_json::to_vec(&fixture["response"]).unwrap();
     let info = parse_response(&body, &request("gpt-4o"), tokenizer());
     assert_eq!(info.problem, None);
     assert_eq!(info.model.as_deref(), Some("gpt-4o-2024-08-06"));
-    assert_eq!(info.usage, Usage { input_tokens: 1117, output_tokens: 46, cached_tokens: 0, reasoning_tokens: 0, source: UsageSource::Provider });
+    assert_eq!(
+        info.usage,
+        Usage {
+            input_tokens: 1117,
+            output_tokens: 46,
+            cached_tokens: 0,
+            reasoning_tokens: 0,
+            source: UsageSource::Provider
+        }
+    );
 }
 
 #[test]
 fn cached_and_reasoning_details() {
     let body = br#"{"model":"o3","choices":[],"usage":{"prompt_tokens":2000,"completion_tokens":300,"prompt_tokens_details":{"cached_tokens":1536},"completion_tokens_details":{"reasoning_tokens":256}}}"#;
     let u = parse_response(body, &request("o3"), tokenizer()).usage;
-    assert_eq!((u.input_tokens, u.output_tokens, u.cached_tokens, u.reasoning_tokens), (2000, 300, 1536, 256));
+    assert_eq!(
+        (
+            u.input_tokens,
+            u.output_tokens,
+            u.cached_tokens,
+            u.reasoning_tokens
+        ),
+        (2000, 300, 1536, 256)
+    );
 }
 
 #[test]
@@ -114,7 +175,10 @@ fn missing_usage_is_estimated_from_the_returned_message() {
     assert_eq!(info.problem, None);
     assert_eq!(info.usage.source, UsageSource::Estimate);
     assert_eq!(info.usage.input_tokens, 42);
-    assert_eq!(info.usage.output_tokens, t.count(Encoding::O200kBase, "Hello there, how can I help?"));
+    assert_eq!(
+        info.usage.output_tokens,
+        t.count(Encoding::O200kBase, "Hello there, how can I help?")
+    );
 }
 
 #[test]
@@ -128,9 +192,15 @@ fn malformed_usage_falls_back_to_the_estimate() {
         r#"{"prompt_tokens":99999999999,"completion_tokens":3}"#,
         r#"{"prompt_tokens":10,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":11}}"#,
     ] {
-        let body = format!(r#"{{"model":"gpt-4o","choices":[{{"message":{{"content":"ok"}}}}],"usage":{usage}}}"#);
+        let body = format!(
+            r#"{{"model":"gpt-4o","choices":[{{"message":{{"content":"ok"}}}}],"usage":{usage}}}"#
+        );
         let info = parse_response(body.as_bytes(), &request("gpt-4o"), t);
-        assert_eq!(info.problem.as_ref().map(|p| p.0), Some(Invalid::BadUsage), "{usage}");
+        assert_eq!(
+            info.problem.as_ref().map(|p| p.0),
+            Some(Invalid::BadUsage),
+            "{usage}"
+        );
         assert_eq!(info.usage.source, UsageSource::Estimate);
         assert_eq!(info.usage.input_tokens, 42);
         assert_eq!(info.usage.output_tokens, t.count(Encoding::O200kBase, "ok"));

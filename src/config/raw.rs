@@ -1,0 +1,144 @@
+//! The configuration document as written: serde structs that reject unknown fields, with the
+//! documented defaults. [`super::compile`] turns them into the validated [`super::Config`].
+
+use super::{err, ConfigError};
+use crate::money::parse_usd_per_million;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) routes: Option<Vec<RawRoute>>,
+    #[serde(default)]
+    pub(super) tenant: RawTenant,
+    #[serde(default)]
+    pub(super) attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) allow_on_headers_stop_iteration: bool,
+    #[serde(default)]
+    pub(super) stamp: RawStamp,
+    #[serde(default)]
+    pub(super) metrics: RawMetrics,
+    #[serde(default)]
+    pub(super) tokenizer: RawTokenizer,
+    #[serde(default)]
+    pub(super) prices: BTreeMap<String, RawPrice>,
+    pub(super) max_body_bytes: Option<u64>,
+    pub(super) buffer_limit_bytes: Option<u64>,
+    #[serde(default)]
+    pub(super) fail_mode: FailMode,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    pub(super) path: String,
+    pub(super) host: Option<String>,
+    pub(super) provider: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawTenant {
+    pub(super) header: Option<String>,
+    pub(super) from_api_key: bool,
+    pub(super) api_key_salt: Option<String>,
+    pub(super) default: String,
+}
+
+impl Default for RawTenant {
+    fn default() -> Self {
+        Self {
+            header: None,
+            from_api_key: true,
+            api_key_salt: None,
+            default: "anonymous".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawStamp {
+    pub(super) header_prefix: String,
+    pub(super) upstream_headers: bool,
+    pub(super) filter_state: String,
+}
+
+impl Default for RawStamp {
+    fn default() -> Self {
+        Self {
+            header_prefix: "x-llm-".into(),
+            upstream_headers: true,
+            filter_state: "tollbooth".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMetrics {
+    pub(super) prefix: String,
+    pub(super) max_tenants: u64,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        Self {
+            prefix: "tollbooth".into(),
+            max_tenants: 100,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawTokenizer {
+    pub(super) default_encoding: String,
+    pub(super) models: BTreeMap<String, String>,
+}
+
+impl Default for RawTokenizer {
+    fn default() -> Self {
+        Self {
+            default_encoding: "o200k_base".into(),
+            models: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPrice {
+    pub(super) input: Decimal,
+    pub(super) cached_input: Option<Decimal>,
+    pub(super) output: Decimal,
+}
+
+/// A decimal written as a JSON number or string; kept as text so it is parsed exactly.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum Decimal {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+impl Decimal {
+    pub(super) fn pico_per_token(&self, field: &str) -> Result<u64, ConfigError> {
+        let text = match self {
+            Decimal::Number(n) => n.to_string(),
+            Decimal::Text(s) => s.clone(),
+        };
+        parse_usd_per_million(&text)
+            .map_err(|m| err(field, format!("{m} (USD per million tokens)")))
+    }
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum FailMode {
+    #[default]
+    Open,
+    Closed,
+}

@@ -1,0 +1,95 @@
+//! The end of an exchange: usage, price, stamps, filter state, metrics.
+
+use super::{HttpFilter, Metering, State, Target};
+use crate::config::Provider;
+use crate::host::{Host, LogLevel, Map};
+use crate::pricing::cost_pico;
+use crate::providers::{openai, RequestInfo, ResponseInfo};
+use crate::stamp::{self, Outcome};
+use crate::tokens::Tokenizer;
+use crate::usage::{Usage, UsageSource};
+
+impl HttpFilter {
+    /// Meters the exchange once: prices the usage, stamps it to `target`, sets the filter
+    /// state and counts it in the metrics.
+    pub(super) fn finalize(&mut self, host: &mut impl Host, target: Target) {
+        let (Some(shared), State::Metering(m)) = (
+            self.shared.clone(),
+            std::mem::replace(&mut self.state, State::Done),
+        ) else {
+            return;
+        };
+        let Some(req) = &m.request else { return };
+        let info = response_info(&m, req, &shared.tokenizer);
+        if let Some((reason, detail)) = &info.problem {
+            host.log(
+                LogLevel::Warn,
+                &format!(
+                    "tollbooth: response usage not taken ({}): {detail}",
+                    reason.as_str()
+                ),
+            );
+            shared.metrics.borrow_mut().invalid(host, reason.as_str());
+        }
+        let model = info.model.clone().unwrap_or_else(|| req.model.clone());
+        let prices = &shared.config.prices;
+        let price = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
+        let outcome = Outcome {
+            tenant: m.attribution.tenant.clone(),
+            model,
+            provider: m.provider.as_str(),
+            usage: info.usage,
+            cost_pico: price.map(|p| cost_pico(p, &info.usage)),
+            attributes: m.attribution.attributes.clone(),
+            status: m.status,
+        };
+        let cfg = &shared.config;
+        if target != Target::Nowhere {
+            for (name, value) in stamp::fields(&outcome, &cfg.header_prefix) {
+                match target {
+                    Target::ResponseHeaders => {
+                        self.set_or_log(host, Map::ResponseHeaders, &name, &value)
+                    }
+                    _ => {
+                        if let Err(e) = host.add_header(Map::ResponseTrailers, &name, &value) {
+                            host.log(
+                                LogLevel::Warn,
+                                &format!("tollbooth: trailer {name}: status {}", e.0),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(path) = &cfg.filter_state {
+            if let Err(e) = host.set_property(path, stamp::filter_state(&outcome).as_bytes()) {
+                host.log(
+                    LogLevel::Warn,
+                    &format!("tollbooth: filter state: status {}", e.0),
+                );
+            }
+        }
+        shared.metrics.borrow_mut().record(host, &outcome);
+    }
+}
+
+/// Usage for a finished (or abandoned) exchange.
+fn response_info(m: &Metering, req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    if m.status.is_some_and(|s| !(200..300).contains(&s)) {
+        let usage = Usage {
+            source: UsageSource::None,
+            ..Usage::default()
+        };
+        return ResponseInfo {
+            usage,
+            model: None,
+            problem: None,
+        };
+    }
+    if m.response_parseable && !m.response_overflow && !m.response_body.is_empty() {
+        return match m.provider {
+            Provider::OpenAi => openai::parse_response(&m.response_body, req, tok),
+        };
+    }
+    openai::estimate_only(req, 0, None)
+}
