@@ -22,15 +22,23 @@ fn cookbook_prompt_counts_match_openai_through_the_wasm() {
         let fx = fixture(fixture_name);
         for mode in MODES {
             let mut host = host(mode, 2, PRICES);
-            for (i, (model, expected)) in fx["prompt_tokens"].as_object().unwrap().iter().enumerate() {
+            for (i, (model, expected)) in
+                fx["prompt_tokens"].as_object().unwrap().iter().enumerate()
+            {
                 let mut body = fx["request"].clone();
                 body["model"] = json!(model);
                 let sent = serde_json::to_vec(&body).unwrap();
-                let x = host.roundtrip(i % 2, &chat(&body), |up| {
-                    assert_eq!(up.body, sent, "the upstream gets the body unchanged");
-                    json_ok(&no_usage(model))
-                }).unwrap();
-                assert_eq!(stamp(&x, mode, "x-llm-input-tokens"), Some(expected.to_string().as_str()), "{fixture_name} {model} {mode:?}");
+                let x = host
+                    .roundtrip(i % 2, &chat(&body), |up| {
+                        assert_eq!(up.body, sent, "the upstream gets the body unchanged");
+                        json_ok(&no_usage(model))
+                    })
+                    .unwrap();
+                assert_eq!(
+                    stamp(&x, mode, "x-llm-input-tokens"),
+                    Some(expected.to_string().as_str()),
+                    "{fixture_name} {model} {mode:?}"
+                );
                 assert_eq!(stamp(&x, mode, "x-llm-usage-source"), Some("estimate"));
             }
         }
@@ -46,27 +54,51 @@ fn documented_response_is_stamped_priced_and_counted() {
             .header("x-tenant-id", "acme")
             .header("x-team", "vision");
         for worker in [0, 1] {
-            let x = host.roundtrip(worker, &req, |up| {
-                assert_eq!(up.header("x-llm-tenant"), Some("acme"));
-                assert_eq!(up.header("x-llm-team"), Some("vision"));
-                json_ok(&fx["response"])
-            }).unwrap();
+            let x = host
+                .roundtrip(worker, &req, |up| {
+                    assert_eq!(up.header("x-llm-tenant"), Some("acme"));
+                    assert_eq!(up.header("x-llm-team"), Some("vision"));
+                    json_ok(&fx["response"])
+                })
+                .unwrap();
             assert_eq!(x.status, 200);
-            assert_eq!(x.body, serde_json::to_vec(&fx["response"]).unwrap(), "client gets the body unchanged");
+            assert_eq!(
+                x.body,
+                serde_json::to_vec(&fx["response"]).unwrap(),
+                "client gets the body unchanged"
+            );
             // 1117 × $2.50/M + 46 × $10/M = $0.0027925 + $0.00046 = $0.0032525
-            assert_eq!(stamp(&x, mode, "x-llm-cost-usd"), Some("0.0032525"), "{mode:?}");
+            assert_eq!(
+                stamp(&x, mode, "x-llm-cost-usd"),
+                Some("0.0032525"),
+                "{mode:?}"
+            );
             assert_eq!(stamp(&x, mode, "x-llm-input-tokens"), Some("1117"));
             assert_eq!(stamp(&x, mode, "x-llm-output-tokens"), Some("46"));
             assert_eq!(stamp(&x, mode, "x-llm-model"), Some("gpt-4o-2024-08-06"));
             assert_eq!(stamp(&x, mode, "x-llm-tenant"), Some("acme"));
             assert_eq!(stamp(&x, mode, "x-llm-usage-source"), Some("provider"));
             if mode.1 {
-                assert!(x.trailers.is_none(), "≥1.35 mode stamps headers, not trailers");
+                assert!(
+                    x.trailers.is_none(),
+                    "≥1.35 mode stamps headers, not trailers"
+                );
             } else {
-                assert_eq!(x.header("x-llm-cost-usd"), None, "default mode cannot hold headers back");
+                assert_eq!(
+                    x.header("x-llm-cost-usd"),
+                    None,
+                    "default mode cannot hold headers back"
+                );
             }
             let s = state(&x);
-            assert_eq!((s["tenant"].as_str(), s["cost_usd"].as_str(), s["status"].as_u64()), (Some("acme"), Some("0.0032525"), Some(200)));
+            assert_eq!(
+                (
+                    s["tenant"].as_str(),
+                    s["cost_usd"].as_str(),
+                    s["status"].as_u64()
+                ),
+                (Some("acme"), Some("0.0032525"), Some(200))
+            );
             assert_eq!(s["attributes"]["team"], "vision");
         }
         // Both workers' VMs count into one stat, as in Envoy's global stats store.
@@ -83,15 +115,20 @@ fn documented_response_is_stamped_priced_and_counted() {
 #[test]
 fn bodies_split_at_every_byte_meter_the_same() {
     let fx = fixture("openai/chat_response.json");
-    let body = json!({"model":"gpt-4o","messages":[{"role":"user","content":"Grüße — naïve café ☕"}]});
+    let body =
+        json!({"model":"gpt-4o","messages":[{"role":"user","content":"Grüße — naïve café ☕"}]});
     for mode in MODES {
         let mut host = host(mode, 2, PRICES);
-        let whole = host.roundtrip(0, &chat(&body), |_| json_ok(&fx["response"])).unwrap();
+        let whole = host
+            .roundtrip(0, &chat(&body), |_| json_ok(&fx["response"]))
+            .unwrap();
         for size in [1, 2, 3, 7, 64] {
-            let x = host.roundtrip(1, &chat(&body).chunking(Chunking::Fixed(size)), |up| {
-                assert_eq!(up.body, serde_json::to_vec(&body).unwrap());
-                json_ok(&fx["response"]).chunking(Chunking::Fixed(size))
-            }).unwrap();
+            let x = host
+                .roundtrip(1, &chat(&body).chunking(Chunking::Fixed(size)), |up| {
+                    assert_eq!(up.body, serde_json::to_vec(&body).unwrap());
+                    json_ok(&fx["response"]).chunking(Chunking::Fixed(size))
+                })
+                .unwrap();
             assert_eq!(x.body, whole.body, "chunk size {size}");
             assert_eq!(state(&x), state(&whole), "chunk size {size} {mode:?}");
             assert_eq!(stamp(&x, mode, "x-llm-cost-usd"), Some("0.0032525"));
@@ -103,16 +140,35 @@ fn bodies_split_at_every_byte_meter_the_same() {
 fn api_keys_become_salted_tenants_and_never_leak() {
     for mode in MODES {
         let mut host = host(mode, 2, PRICES);
-        let req = chat(&json!({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})).header("authorization", "Bearer sk-proj-TOPSECRET123");
-        let x = host.roundtrip(0, &req, |up| {
-            assert_eq!(up.header("authorization"), Some("Bearer sk-proj-TOPSECRET123"), "the key still reaches the provider");
-            json_ok(&no_usage("gpt-4o"))
-        }).unwrap();
+        let req = chat(&json!({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}))
+            .header("authorization", "Bearer sk-proj-TOPSECRET123");
+        let x = host
+            .roundtrip(0, &req, |up| {
+                assert_eq!(
+                    up.header("authorization"),
+                    Some("Bearer sk-proj-TOPSECRET123"),
+                    "the key still reaches the provider"
+                );
+                json_ok(&no_usage("gpt-4o"))
+            })
+            .unwrap();
         let tenant = stamp(&x, mode, "x-llm-tenant").unwrap().to_string();
         assert!(tenant.starts_with("key-") && tenant.len() == 16, "{tenant}");
-        let again = host.roundtrip(1, &req, |_| json_ok(&no_usage("gpt-4o"))).unwrap();
-        assert_eq!(stamp(&again, mode, "x-llm-tenant"), Some(tenant.as_str()), "stable across workers");
-        let seen = format!("{:?} {:?} {:?} {:?}", x.headers, x.trailers, x.filter_state, host.logs());
+        let again = host
+            .roundtrip(1, &req, |_| json_ok(&no_usage("gpt-4o")))
+            .unwrap();
+        assert_eq!(
+            stamp(&again, mode, "x-llm-tenant"),
+            Some(tenant.as_str()),
+            "stable across workers"
+        );
+        let seen = format!(
+            "{:?} {:?} {:?} {:?}",
+            x.headers,
+            x.trailers,
+            x.filter_state,
+            host.logs()
+        );
         assert!(!seen.contains("TOPSECRET"));
         assert!(host.metrics().keys().all(|k| !k.contains("TOPSECRET")));
     }
@@ -124,16 +180,28 @@ fn other_traffic_passes_untouched_and_unbuffered() {
         let mut host = host(mode, 2, PRICES);
         for req in [
             Request::get("/v1/models"),
-            Request::post("/v1/embeddings", r#"{"model":"text-embedding-3-small","input":"x"}"#).header("content-type", "application/json"),
-            Request::new("PUT", "/v1/chat/completions").body("{}").header("content-type", "application/json"),
+            Request::post(
+                "/v1/embeddings",
+                r#"{"model":"text-embedding-3-small","input":"x"}"#,
+            )
+            .header("content-type", "application/json"),
+            Request::new("PUT", "/v1/chat/completions")
+                .body("{}")
+                .header("content-type", "application/json"),
         ] {
-            let x = host.roundtrip(0, &req.clone().chunking(Chunking::Fixed(3)), |up| {
-                assert!(up.header("x-llm-tenant").is_none());
-                assert_eq!(up.body, req.body);
-                json_ok(&json!({"ok": true}))
-            }).unwrap();
+            let x = host
+                .roundtrip(0, &req.clone().chunking(Chunking::Fixed(3)), |up| {
+                    assert!(up.header("x-llm-tenant").is_none());
+                    assert_eq!(up.body, req.body);
+                    json_ok(&json!({"ok": true}))
+                })
+                .unwrap();
             assert_eq!(x.status, 200);
-            assert!(x.trailers.is_none() && x.filter_state.is_empty() && x.logs.is_empty(), "{}: {x:?}", req.path);
+            assert!(
+                x.trailers.is_none() && x.filter_state.is_empty() && x.logs.is_empty(),
+                "{}: {x:?}",
+                req.path
+            );
         }
         assert!(host.metrics().is_empty());
     }
@@ -145,12 +213,28 @@ fn usage_details_and_unpriced_models() {
         let mut host = host(mode, 1, PRICES);
         let resp = json!({"model":"o3-2025-04-16","choices":[],"usage":{"prompt_tokens":2000,"completion_tokens":300,
             "prompt_tokens_details":{"cached_tokens":1536},"completion_tokens_details":{"reasoning_tokens":256}}});
-        let x = host.roundtrip(0, &chat(&json!({"model":"o3","messages":[]})).header("x-tenant-id", "lab"), |_| json_ok(&resp)).unwrap();
+        let x = host
+            .roundtrip(
+                0,
+                &chat(&json!({"model":"o3","messages":[]})).header("x-tenant-id", "lab"),
+                |_| json_ok(&resp),
+            )
+            .unwrap();
         assert_eq!(stamp(&x, mode, "x-llm-cached-tokens"), Some("1536"));
         assert_eq!(stamp(&x, mode, "x-llm-reasoning-tokens"), Some("256"));
-        assert_eq!(stamp(&x, mode, "x-llm-cost-usd"), None, "o3 has no price in this table");
-        assert_eq!(host.counter("tollbooth.tenant.lab.model.o3-2025-04-16.unpriced_requests"), Some(1));
-        assert_eq!(host.counter("tollbooth.tenant.lab.model.o3-2025-04-16.cached_tokens"), Some(1536));
+        assert_eq!(
+            stamp(&x, mode, "x-llm-cost-usd"),
+            None,
+            "o3 has no price in this table"
+        );
+        assert_eq!(
+            host.counter("tollbooth.tenant.lab.model.o3-2025-04-16.unpriced_requests"),
+            Some(1)
+        );
+        assert_eq!(
+            host.counter("tollbooth.tenant.lab.model.o3-2025-04-16.cached_tokens"),
+            Some(1536)
+        );
     }
 }
 
@@ -166,18 +250,30 @@ fn bad_input_fails_open_with_one_log_line_and_a_metric() {
     for mode in MODES {
         let mut host = host(mode, 2, PRICES);
         for (i, (body, ct, reason)) in bodies.iter().enumerate() {
-            let req = Request::post("/v1/chat/completions", body.to_vec()).header("content-type", ct);
-            let x = host.roundtrip(i % 2, &req, |up| {
-                assert_eq!(up.body, body.to_vec(), "forwarded unchanged");
-                json_ok(&no_usage("gpt-4o"))
-            }).unwrap();
+            let req =
+                Request::post("/v1/chat/completions", body.to_vec()).header("content-type", ct);
+            let x = host
+                .roundtrip(i % 2, &req, |up| {
+                    assert_eq!(up.body, body.to_vec(), "forwarded unchanged");
+                    json_ok(&no_usage("gpt-4o"))
+                })
+                .unwrap();
             assert_eq!(x.status, 200, "{reason}");
             assert!(x.vm_error.is_none());
-            assert!(x.filter_state.is_empty() && x.trailers.is_none(), "{reason}: unmetered");
+            assert!(
+                x.filter_state.is_empty() && x.trailers.is_none(),
+                "{reason}: unmetered"
+            );
             assert_eq!(x.logs.len(), 1, "{reason}: one log line, got {:?}", x.logs);
         }
-        assert_eq!(host.counter("tollbooth.invalid.reason.invalid_json.requests"), Some(2));
-        assert_eq!(host.counter("tollbooth.invalid.reason.content_type.requests"), Some(1));
+        assert_eq!(
+            host.counter("tollbooth.invalid.reason.invalid_json.requests"),
+            Some(2)
+        );
+        assert_eq!(
+            host.counter("tollbooth.invalid.reason.content_type.requests"),
+            Some(1)
+        );
     }
 }
 
@@ -185,14 +281,27 @@ fn bad_input_fails_open_with_one_log_line_and_a_metric() {
 fn bad_provider_usage_is_estimated_not_trusted() {
     for mode in MODES {
         let mut host = host(mode, 1, PRICES);
-        for usage in [json!({"prompt_tokens":-3,"completion_tokens":1}), json!({"prompt_tokens":1.5,"completion_tokens":1}), json!({"prompt_tokens":1e15,"completion_tokens":1})] {
+        for usage in [
+            json!({"prompt_tokens":-3,"completion_tokens":1}),
+            json!({"prompt_tokens":1.5,"completion_tokens":1}),
+            json!({"prompt_tokens":1e15,"completion_tokens":1}),
+        ] {
             let mut resp = no_usage("gpt-4o");
             resp["usage"] = usage;
-            let x = host.roundtrip(0, &chat(&json!({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})), |_| json_ok(&resp)).unwrap();
+            let x = host
+                .roundtrip(
+                    0,
+                    &chat(&json!({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})),
+                    |_| json_ok(&resp),
+                )
+                .unwrap();
             assert_eq!(stamp(&x, mode, "x-llm-usage-source"), Some("estimate"));
             assert!(x.vm_error.is_none());
         }
-        assert_eq!(host.counter("tollbooth.invalid.reason.bad_usage.requests"), Some(3));
+        assert_eq!(
+            host.counter("tollbooth.invalid.reason.bad_usage.requests"),
+            Some(3)
+        );
     }
 }
 
@@ -201,20 +310,32 @@ fn fail_closed_answers_400_in_openai_format_and_holds_the_body() {
     let cfg = PRICES.replacen('{', r#"{"fail_mode":"closed","#, 1);
     for mode in MODES {
         let mut host = host(mode, 2, &cfg);
-        let req = Request::post("/v1/chat/completions", "{nope").header("content-type", "application/json");
+        let req = Request::post("/v1/chat/completions", "{nope")
+            .header("content-type", "application/json");
         let mut upstream_called = false;
-        let x = host.roundtrip(0, &req, |_| {
-            upstream_called = true;
-            json_ok(&no_usage("gpt-4o"))
-        }).unwrap();
+        let x = host
+            .roundtrip(0, &req, |_| {
+                upstream_called = true;
+                json_ok(&no_usage("gpt-4o"))
+            })
+            .unwrap();
         assert!(!upstream_called);
         assert_eq!(x.status, 400);
         let err: Value = serde_json::from_slice(&x.body).unwrap();
         assert_eq!(err["error"]["type"], "invalid_request_error");
         assert_eq!(err["error"]["code"], "tollbooth_invalid_json");
-        assert!(x.stream.upstream_body.is_empty(), "the invalid body never reached the upstream");
+        assert!(
+            x.stream.upstream_body.is_empty(),
+            "the invalid body never reached the upstream"
+        );
         // A valid request still goes through, chunked.
-        let ok = host.roundtrip(1, &chat(&json!({"model":"gpt-4o","messages":[]})).chunking(Chunking::Fixed(5)), |_| json_ok(&no_usage("gpt-4o"))).unwrap();
+        let ok = host
+            .roundtrip(
+                1,
+                &chat(&json!({"model":"gpt-4o","messages":[]})).chunking(Chunking::Fixed(5)),
+                |_| json_ok(&no_usage("gpt-4o")),
+            )
+            .unwrap();
         assert_eq!(ok.status, 200);
     }
 }
@@ -224,7 +345,9 @@ fn error_responses_cost_nothing() {
     for mode in MODES {
         let mut host = host(mode, 1, PRICES);
         let resp = Response::new(429).header("content-type", "application/json").body(r#"{"error":{"message":"Rate limit","type":"requests","code":"rate_limit_exceeded"}}"#);
-        let x = host.roundtrip(0, &chat(&json!({"model":"gpt-4o","messages":[]})), |_| resp).unwrap();
+        let x = host
+            .roundtrip(0, &chat(&json!({"model":"gpt-4o","messages":[]})), |_| resp)
+            .unwrap();
         assert_eq!(x.status, 429);
         assert_eq!(stamp(&x, mode, "x-llm-usage-source"), Some("none"));
         assert_eq!(stamp(&x, mode, "x-llm-cost-usd"), Some("0"));
@@ -236,35 +359,62 @@ fn tenants_beyond_the_cap_count_as_other() {
     let cfg = PRICES.replacen('{', r#"{"metrics":{"max_tenants":2},"#, 1);
     let mut host = host(MODES[0], 1, &cfg);
     for t in ["a", "b", "c", "d"] {
-        host.roundtrip(0, &chat(&json!({"model":"gpt-4o","messages":[]})).header("x-tenant-id", t), |_| json_ok(&no_usage("gpt-4o"))).unwrap();
+        host.roundtrip(
+            0,
+            &chat(&json!({"model":"gpt-4o","messages":[]})).header("x-tenant-id", t),
+            |_| json_ok(&no_usage("gpt-4o")),
+        )
+        .unwrap();
     }
-    assert_eq!(host.counter("tollbooth.tenant.a.model.gpt-4o.requests"), Some(1));
-    assert_eq!(host.counter("tollbooth.tenant.other.model.gpt-4o.requests"), Some(2));
-    assert_eq!(host.counter("tollbooth.tenant.c.model.gpt-4o.requests"), None);
+    assert_eq!(
+        host.counter("tollbooth.tenant.a.model.gpt-4o.requests"),
+        Some(1)
+    );
+    assert_eq!(
+        host.counter("tollbooth.tenant.other.model.gpt-4o.requests"),
+        Some(2)
+    );
+    assert_eq!(
+        host.counter("tollbooth.tenant.c.model.gpt-4o.requests"),
+        None
+    );
 }
 
 #[test]
 fn bad_configuration_is_rejected_naming_the_field() {
     let mut host = Host::load(wasm_path(), HostOptions::default()).unwrap();
-    let err = host.configure(br#"{"tenant": {"heder": "x-tenant"}}"#).unwrap_err().to_string();
+    let err = host
+        .configure(br#"{"tenant": {"heder": "x-tenant"}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("tenant.heder"), "{err}");
-    let err = host.configure(br#"{"prices": {"gpt-4o": {"input": "cheap", "output": 1}}}"#).unwrap_err().to_string();
+    let err = host
+        .configure(br#"{"prices": {"gpt-4o": {"input": "cheap", "output": 1}}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("prices.gpt-4o.input"), "{err}");
-    host.configure(b"{}").expect("defaults are a valid configuration");
+    host.configure(b"{}")
+        .expect("defaults are a valid configuration");
 }
 
 #[test]
 fn reload_applies_new_prices_and_keeps_shared_data() {
     let mut host = host(MODES[0], 2, PRICES);
-    host.shared_data().set("tollbooth/probe", b"kept", 0).unwrap();
+    host.shared_data()
+        .set("tollbooth/probe", b"kept", 0)
+        .unwrap();
     let req = chat(&json!({"model":"gpt-4o","messages":[]}));
     let usage = json!({"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":1000000,"completion_tokens":0}});
     let before = host.roundtrip(0, &req, |_| json_ok(&usage)).unwrap();
     assert_eq!(stamp(&before, MODES[0], "x-llm-cost-usd"), Some("2.5"));
-    host.reload(br#"{"prices":{"gpt-4o":{"input":5,"output":20}}}"#).unwrap();
+    host.reload(br#"{"prices":{"gpt-4o":{"input":5,"output":20}}}"#)
+        .unwrap();
     let after = host.roundtrip(1, &req, |_| json_ok(&usage)).unwrap();
     assert_eq!(stamp(&after, MODES[0], "x-llm-cost-usd"), Some("5"));
-    assert_eq!(host.shared_data().get("tollbooth/probe").map(|(v, _)| v), Some(b"kept".to_vec()));
+    assert_eq!(
+        host.shared_data().get("tollbooth/probe").map(|(v, _)| v),
+        Some(b"kept".to_vec())
+    );
 }
 
 #[test]
@@ -282,12 +432,23 @@ fn arbitrary_bodies_never_kill_the_vm() {
         let len = (next() % 600) as usize;
         let mut body: Vec<u8> = (0..len).map(|_| (next() % 256) as u8).collect();
         if i % 3 == 0 {
-            body = format!(r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":{}}}],"n":{}}}"#, json!(String::from_utf8_lossy(&body)), next() as i64).into_bytes();
+            body = format!(
+                r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":{}}}],"n":{}}}"#,
+                json!(String::from_utf8_lossy(&body)),
+                next() as i64
+            )
+            .into_bytes();
         }
         let resp = body.iter().rev().copied().collect::<Vec<u8>>();
-        let x = host.roundtrip(i % 2, &chat(&json!(null)).body(body.clone()).chunking(Chunking::Fixed(1 + i % 9)), |_| {
-            Response::ok(resp.clone()).header("content-type", "application/json")
-        }).unwrap();
+        let x = host
+            .roundtrip(
+                i % 2,
+                &chat(&json!(null))
+                    .body(body.clone())
+                    .chunking(Chunking::Fixed(1 + i % 9)),
+                |_| Response::ok(resp.clone()).header("content-type", "application/json"),
+            )
+            .unwrap();
         assert!(x.vm_error.is_none(), "iteration {i}: {:?}", x.vm_error);
         assert_eq!(x.body, resp, "iteration {i}: response bytes untouched");
     }

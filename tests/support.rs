@@ -5,14 +5,24 @@ use std::path::PathBuf;
 pub use tollbooth_host::{Chunking, Exchange, Host, HostOptions, Request, Response, StopMode};
 
 /// Both of Envoy's stop-iteration modes, with the plugin switch that goes with each.
-pub const MODES: [(StopMode, bool); 2] = [(StopMode::Default, false), (StopMode::AllowOnHeadersStopIteration, true)];
+pub const MODES: [(StopMode, bool); 2] = [
+    (StopMode::Default, false),
+    (StopMode::AllowOnHeadersStopIteration, true),
+];
 
 /// The filter built by `make wasm` (or `$TOLLBOOTH_WASM`).
 pub fn wasm_path() -> PathBuf {
     let path = std::env::var_os("TOLLBOOTH_WASM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip1/release/tollbooth.wasm"));
-    assert!(path.is_file(), "{} is missing: run `make wasm` first", path.display());
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/wasm32-wasip1/release/tollbooth.wasm")
+        });
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make wasm` first",
+        path.display()
+    );
     path
 }
 
@@ -21,22 +31,33 @@ pub fn wasm_path() -> PathBuf {
 pub fn host(mode: (StopMode, bool), workers: usize, config: &str) -> Host {
     let mut doc: serde_json::Value = serde_json::from_str(config).expect("test config is JSON");
     doc["allow_on_headers_stop_iteration"] = serde_json::Value::Bool(mode.1);
-    let opts = HostOptions { workers, stop_mode: mode.0, ..HostOptions::default() };
+    let opts = HostOptions {
+        workers,
+        stop_mode: mode.0,
+        ..HostOptions::default()
+    };
     let mut host = Host::load(wasm_path(), opts).expect("load tollbooth.wasm");
-    host.configure(doc.to_string().as_bytes()).expect("configuration accepted");
+    host.configure(doc.to_string().as_bytes())
+        .expect("configuration accepted");
     host
 }
 
 /// A fixture file under `tests/fixtures`.
 pub fn fixture(path: &str) -> serde_json::Value {
-    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path);
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path);
     let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
 /// A Chat Completions POST with a JSON body.
 pub fn chat(body: &serde_json::Value) -> Request {
-    Request::post("/v1/chat/completions", serde_json::to_vec(body).expect("json")).header("content-type", "application/json")
+    Request::post(
+        "/v1/chat/completions",
+        serde_json::to_vec(body).expect("json"),
+    )
+    .header("content-type", "application/json")
 }
 
 /// A JSON 200 response.
@@ -55,6 +76,8 @@ pub fn stamp<'a>(x: &'a Exchange, mode: (StopMode, bool), name: &str) -> Option<
 
 /// The filter-state object the filter left for the access log.
 pub fn state(x: &Exchange) -> serde_json::Value {
-    let raw = x.state("wasm.tollbooth").expect("filter state wasm.tollbooth");
+    let raw = x
+        .state("wasm.tollbooth")
+        .expect("filter state wasm.tollbooth");
     serde_json::from_slice(raw).expect("filter state is JSON")
 }
