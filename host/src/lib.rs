@@ -13,11 +13,13 @@
 //!   ...) or in one go ([`Host::roundtrip`]).
 //! - [`Worker`]: one VM; it owns its wasmtime store and can be moved to a thread.
 //! - `abi/` and `wasi.rs`: the imports the module links against.
+//! - [`front`]: the `tollbooth-host` binary's HTTP/1.1 proxy, one thread per worker VM.
 
 mod abi;
 mod clock;
 mod error;
 mod filter_manager;
+pub mod front;
 mod headers;
 mod host;
 mod local_reply;
@@ -26,6 +28,7 @@ mod metrics;
 mod module_cache;
 mod options;
 mod properties;
+mod released;
 mod roundtrip;
 mod shared;
 mod stream;
@@ -40,6 +43,7 @@ pub use host::{Host, WasmSource};
 pub use logs::{LogEntry, LogLevel, LogSink, LogTap};
 pub use metrics::{envoy_stat_name, MetricKind, MetricValue, Metrics, ENVOY_CUSTOM_STAT_PREFIX};
 pub use options::{HostOptions, StopMode};
+pub use released::{Output, Released};
 pub use roundtrip::{Chunking, Exchange, Request, Response, UpstreamRequest};
 pub use shared::{SharedData, SharedDataError};
 pub use stream::{LocalReply, StreamId, StreamInfo, StreamView};

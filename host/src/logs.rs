@@ -121,11 +121,7 @@ impl LogSink {
         if self.echo.load(Ordering::Relaxed) {
             eprintln!("[wasm w{worker} ctx{context_id} {level:?}] {message}");
         }
-        let tap = self
-            .tap
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let tap = self.tap.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let (next, entries) = &mut *guard;
         *next += 1;

@@ -128,17 +128,21 @@ impl Worker {
     }
 
     /// Delivers `proxy_on_queue_ready` for the queues this VM registered that something was
-    /// enqueued on (by any VM), for workers that run on threads of their own.
-    pub fn deliver_queue_ready(&mut self) {
+    /// enqueued on (by any VM), for workers that run on threads of their own. Returns how
+    /// many were delivered.
+    pub fn deliver_queue_ready(&mut self) -> usize {
         let worker = self.store.data().worker;
+        let mut n = 0;
         for _ in 0..64 {
             let ready = self.store.data().shared.queues.take_ready_for(worker);
             if ready.is_empty() {
-                return;
+                break;
             }
             for (_, root, token) in ready {
                 self.queue_ready(root, token);
+                n += 1;
             }
         }
+        n
     }
 }

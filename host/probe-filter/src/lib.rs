@@ -340,6 +340,12 @@ impl HttpContext for ProbeHttp {
         if let Some(shown) = self.read_property("x-probe-resp-property", "probe_resp_property") {
             self.set_http_response_header("x-probe-resp-property", Some(&shown));
         }
+        // Trailers follow only a chunked HTTP/1.1 response (Envoy's codec), so a filter that
+        // will add them drops content-length while the headers are still its to change.
+        // `x-probe-keep-length` keeps it, to show the trailers are then dropped.
+        if self.opt("x-probe-set-trailer").is_some() && self.opt("x-probe-keep-length").is_none() {
+            self.set_http_response_header("content-length", None);
+        }
         if self.opt("x-probe-pause-resp-headers").is_some() {
             let id = self.id;
             PAUSED_RESPONSES.with(|p| p.borrow_mut().push(id));
