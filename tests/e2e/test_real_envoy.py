@@ -52,7 +52,7 @@ class Envoy:
         listener = doc["static_resources"]["listeners"][0]
         listener["address"]["socket_address"]["port_value"] = self.port
         hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-        hcm["http_protocol_options"] = {"enable_trailers": True}  # HTTP/1.1 clients may receive trailers
+        assert hcm["http_protocol_options"]["enable_trailers"], "envoy.yaml lets HTTP/1.1 clients receive trailers"
         cluster = doc["static_resources"]["clusters"][0]
         cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["port_value"] = mock_port
         cfg = wasm_filter(doc)
