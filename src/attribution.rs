@@ -66,8 +66,10 @@ pub fn attribute(cfg: &Config, mut header: impl FnMut(&str) -> Option<Vec<u8>>) 
 fn api_key(header: &mut impl FnMut(&str) -> Option<Vec<u8>>) -> Option<Vec<u8>> {
     let bearer = header("authorization").and_then(|v| {
         let v = v.trim_ascii();
-        (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
-            .then(|| v[7..].trim_ascii().to_vec())
+        let scheme = v
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case(b"bearer "));
+        scheme.then(|| v.get(7..).unwrap_or_default().trim_ascii().to_vec())
     });
     bearer
         .or_else(|| header("x-api-key").map(|v| v.trim_ascii().to_vec()))

@@ -143,8 +143,9 @@ fn tool_tokens(functions: &[&Value], enc: Encoding, count: &impl Fn(&str) -> u64
             f["name"].as_str().unwrap_or(""),
             desc.strip_suffix('.').unwrap_or(desc)
         ));
-        let Some(props) = f["parameters"]["properties"]
-            .as_object()
+        let Some(props) = f
+            .pointer("/parameters/properties")
+            .and_then(Value::as_object)
             .filter(|p| !p.is_empty())
         else {
             continue;
@@ -255,7 +256,8 @@ fn output_tokens(resp: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u
         let msg = &choice["message"];
         total += count(&msg["content"]) + count(&msg["refusal"]);
         for call in msg["tool_calls"].as_array().into_iter().flatten() {
-            total += count(&call["function"]["name"]) + count(&call["function"]["arguments"]);
+            let field = |name: &str| call.pointer(name).unwrap_or(&Value::Null);
+            total += count(field("/function/name")) + count(field("/function/arguments"));
         }
     }
     total
