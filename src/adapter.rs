@@ -176,6 +176,9 @@ impl HttpContext for Http {
                 .on_request_body(&mut self.host, body_size, end_of_stream),
         )
     }
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        action(self.filter.on_request_trailers(&mut self.host))
+    }
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         action(
             self.filter
@@ -187,6 +190,9 @@ impl HttpContext for Http {
             self.filter
                 .on_response_body(&mut self.host, body_size, end_of_stream),
         )
+    }
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        action(self.filter.on_response_trailers(&mut self.host))
     }
     fn on_log(&mut self) {
         self.filter.on_log(&mut self.host);

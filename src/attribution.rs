@@ -93,7 +93,7 @@ pub fn api_key_tenant(salt: &str, key: &[u8]) -> String {
 
 /// A header value as a tenant or attribute value: trimmed, visible ASCII only (others become
 /// `_`), at most [`MAX_VALUE_LEN`] bytes; empty means absent.
-fn clean_value(raw: &[u8]) -> Option<String> {
+pub fn clean_value(raw: &[u8]) -> Option<String> {
     let v: String = raw
         .trim_ascii()
         .iter()

@@ -56,6 +56,7 @@ pub struct Config {
     pub filter_state: Option<String>,
     pub metrics_prefix: String,
     pub max_tenants: usize,
+    pub max_models: usize,
     pub default_encoding: Encoding,
     pub encoding_overrides: Vec<(String, Encoding)>,
     pub prices: PriceTable,
@@ -127,7 +128,7 @@ impl Config {
 
     /// The route a request belongs to, if it is LLM traffic.
     pub fn route(&self, path: &str, authority: Option<&str>) -> Option<&Route> {
-        let host = authority.map(|a| a.rsplit_once(':').map_or(a, |(h, _)| h));
+        let host = authority.map(authority_host);
         self.routes.iter().find(|r| {
             r.path.matches(path)
                 && r.host
@@ -150,13 +151,19 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         {
             return Err(err(field, "attribute names use a-z, 0-9, '_' and '-'"));
         }
-        attributes.push((name, header_name(&field, &header)?));
+        if name == "tenant" {
+            return Err(err(
+                field,
+                "`tenant` is reserved (it would overwrite the tenant header)",
+            ));
+        }
+        attributes.push((name, value_header(&field, &header)?));
     }
     let header_prefix = raw.stamp.header_prefix.to_ascii_lowercase();
-    if !header_prefix.bytes().all(is_token_char) {
+    if header_prefix.is_empty() || !header_prefix.bytes().all(is_token_char) {
         return Err(err(
             "stamp.header_prefix",
-            "must contain only header-name characters",
+            "must be non-empty and contain only header-name characters",
         ));
     }
     let filter_state = match raw.stamp.filter_state.as_str() {
@@ -187,6 +194,9 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     }
     if !(1..=10_000).contains(&raw.metrics.max_tenants) {
         return Err(err("metrics.max_tenants", "must be between 1 and 10000"));
+    }
+    if !(1..=10_000).contains(&raw.metrics.max_models) {
+        return Err(err("metrics.max_models", "must be between 1 and 10000"));
     }
     let default_encoding = raw
         .tokenizer
@@ -234,6 +244,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         filter_state,
         metrics_prefix,
         max_tenants: usize::try_from(raw.metrics.max_tenants).unwrap_or(100),
+        max_models: usize::try_from(raw.metrics.max_models).unwrap_or(200),
         default_encoding,
         encoding_overrides,
         prices: PriceTable::new(prices),
@@ -293,7 +304,7 @@ fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError>
 fn compile_tenant(raw: RawTenant) -> Result<TenantConfig, ConfigError> {
     let header = raw
         .header
-        .map(|h| header_name("tenant.header", &h))
+        .map(|h| value_header("tenant.header", &h))
         .transpose()?;
     if raw.default.is_empty()
         || raw.default.len() > 128
@@ -312,6 +323,17 @@ fn compile_tenant(raw: RawTenant) -> Result<TenantConfig, ConfigError> {
     })
 }
 
+/// The host part of an `:authority`: without the port, IPv6 brackets kept (`[::1]:8080`).
+fn authority_host(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .find(']')
+            .and_then(|i| authority.get(..=i))
+            .unwrap_or(authority);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
 /// RFC 9110 token characters, as allowed in header names.
 fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -322,6 +344,30 @@ fn header_name(field: &str, name: &str) -> Result<String, ConfigError> {
         return Err(err(field, format!("`{name}` is not a valid header name")));
     }
     Ok(name.to_ascii_lowercase())
+}
+
+/// Headers that carry credentials: their values must never become a tenant or attribute
+/// (they would be stamped, logged and forwarded).
+const CREDENTIAL_HEADERS: [&str; 7] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "cookie",
+    "set-cookie",
+];
+
+/// A header whose value the filter may stamp: valid, and not a credential.
+fn value_header(field: &str, name: &str) -> Result<String, ConfigError> {
+    let name = header_name(field, name)?;
+    if CREDENTIAL_HEADERS.contains(&name.as_str()) {
+        return Err(err(
+            field,
+            format!("`{name}` carries credentials; its value would be stamped and logged"),
+        ));
+    }
+    Ok(name)
 }
 
 #[cfg(test)]

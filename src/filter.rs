@@ -23,7 +23,11 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config, tokenizer: Rc<Tokenizer>) -> Self {
-        let metrics = RefCell::new(Recorder::new(&config.metrics_prefix, config.max_tenants));
+        let metrics = RefCell::new(Recorder::new(
+            &config.metrics_prefix,
+            config.max_tenants,
+            config.max_models,
+        ));
         Self {
             config,
             tokenizer,
@@ -52,6 +56,10 @@ struct Metering {
     response_overflow: bool,
     /// Response headers are waiting for the body (≥1.35 mode).
     headers_held: bool,
+    /// Bytes held with `Pause` so far (fail-closed request; held response), for reading the
+    /// buffer when the stream ends with trailers.
+    request_held: usize,
+    response_held: usize,
 }
 
 enum State {
@@ -98,6 +106,14 @@ impl HttpFilter {
         let attribution = attribute(cfg, |name| {
             host.header(Map::RequestHeaders, name).ok().flatten()
         });
+        // Ask for an uncompressed response so it can be metered (Envoy's compressor can still
+        // compress towards the client).
+        if let Err(e) = host.remove_header(Map::RequestHeaders, "accept-encoding") {
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: accept-encoding: status {}", e.0),
+            );
+        }
         if cfg.upstream_headers {
             let tenant_header = format!("{}tenant", cfg.header_prefix);
             self.set_or_log(
@@ -106,13 +122,20 @@ impl HttpFilter {
                 &tenant_header,
                 &attribution.tenant,
             );
-            for (name, value) in &attribution.attributes {
-                self.set_or_log(
-                    host,
-                    Map::RequestHeaders,
-                    &format!("{}{name}", cfg.header_prefix),
-                    value,
-                );
+            for (name, _) in &cfg.attributes {
+                let header = format!("{}{name}", cfg.header_prefix);
+                match attribution.attributes.iter().find(|(n, _)| n == name) {
+                    Some((_, value)) => self.set_or_log(host, Map::RequestHeaders, &header, value),
+                    // Never forward a client's own claim for an attribute it did not send.
+                    None => {
+                        if let Err(e) = host.remove_header(Map::RequestHeaders, &header) {
+                            host.log(
+                                LogLevel::Warn,
+                                &format!("tollbooth: header {header}: status {}", e.0),
+                            );
+                        }
+                    }
+                }
             }
         }
         let content_type = host
@@ -146,6 +169,8 @@ impl HttpFilter {
             response_body: Vec::new(),
             response_overflow: false,
             headers_held: false,
+            request_held: 0,
+            response_held: 0,
         }));
         Action::Continue
     }
@@ -166,6 +191,7 @@ impl HttpFilter {
                 return self.invalid_request(host, &shared, too_large(cfg.hold_limit()));
             }
             if !end_of_stream {
+                m.request_held = body_size;
                 return Action::Pause;
             }
             m.request_body = host.body(Body::Request, 0, body_size).unwrap_or_default();
@@ -180,6 +206,28 @@ impl HttpFilter {
                 return Action::Continue;
             }
         }
+        self.end_request(host, &shared)
+    }
+
+    /// Request trailers end the request: the body is complete.
+    pub fn on_request_trailers(&mut self, host: &mut impl Host) -> Action {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
+            return Action::Continue;
+        };
+        if shared.config.fail_closed {
+            m.request_body = host
+                .body(Body::Request, 0, m.request_held)
+                .unwrap_or_default();
+        }
+        self.end_request(host, &shared)
+    }
+
+    /// Parses the complete request body.
+    fn end_request(&mut self, host: &mut impl Host, shared: &Shared) -> Action {
+        let State::Metering(m) = &mut self.state else {
+            return Action::Continue;
+        };
+        let cfg = &shared.config;
         let body = std::mem::take(&mut m.request_body);
         let parsed = match m.provider {
             Provider::OpenAi => openai::parse_request(&body, cfg, &shared.tokenizer),
@@ -189,7 +237,7 @@ impl HttpFilter {
                 m.request = Some(info);
                 Action::Continue
             }
-            Err(problem) => self.invalid_request(host, &shared, problem),
+            Err(problem) => self.invalid_request(host, shared, problem),
         }
     }
 
@@ -208,8 +256,21 @@ impl HttpFilter {
             .header(Map::ResponseHeaders, "content-encoding")
             .ok()
             .flatten();
-        let identity = encoding.is_none_or(|e| e.trim_ascii().eq_ignore_ascii_case(b"identity"));
+        let identity = encoding
+            .as_deref()
+            .is_none_or(|e| e.trim_ascii().eq_ignore_ascii_case(b"identity"));
         m.response_parseable = is_json(&content_type) && identity;
+        if !identity {
+            let e = String::from_utf8_lossy(encoding.as_deref().unwrap_or_default()).into_owned();
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: response is `{e}`-encoded; output tokens not counted"),
+            );
+            shared
+                .metrics
+                .borrow_mut()
+                .invalid(host, Invalid::ContentEncoding.as_str());
+        }
         if end_of_stream {
             self.finalize(host, Target::ResponseHeaders);
             return Action::Continue;
@@ -218,15 +279,7 @@ impl HttpFilter {
             m.headers_held = true;
             return Action::Pause;
         }
-        // The results will follow as trailers. Envoy's HTTP/1 codec can only send trailers on a
-        // chunked response, so drop content-length while the headers are still ours: Envoy then
-        // frames the (unchanged) body as chunked. HTTP/2 is unaffected.
-        if let Err(e) = host.remove_header(Map::ResponseHeaders, "content-length") {
-            host.log(
-                LogLevel::Warn,
-                &format!("tollbooth: dropping content-length: status {}", e.0),
-            );
-        }
+        drop_content_length(host);
         Action::Continue
     }
 
@@ -246,12 +299,14 @@ impl HttpFilter {
                 return Action::Continue;
             }
             if body_size < shared.config.hold_limit() {
+                m.response_held = body_size;
                 return Action::Pause;
             }
             // Too large to hold (Envoy would fail the stream past its buffer limit): keep a
             // copy, release headers and body, and send the results as trailers.
             m.headers_held = false;
             m.response_body = host.body(Body::Response, 0, body_size).unwrap_or_default();
+            drop_content_length(host);
             return Action::Continue;
         }
         if m.response_parseable && !m.response_overflow {
@@ -264,6 +319,22 @@ impl HttpFilter {
             }
         }
         if end_of_stream {
+            self.finalize(host, Target::ResponseTrailers);
+        }
+        Action::Continue
+    }
+
+    /// Response trailers end the response; the results join them (or the held headers).
+    pub fn on_response_trailers(&mut self, host: &mut impl Host) -> Action {
+        let State::Metering(m) = &mut self.state else {
+            return Action::Continue;
+        };
+        if m.headers_held {
+            m.response_body = host
+                .body(Body::Response, 0, m.response_held)
+                .unwrap_or_default();
+            self.finalize(host, Target::ResponseHeaders);
+        } else {
             self.finalize(host, Target::ResponseTrailers);
         }
         Action::Continue
@@ -320,6 +391,18 @@ impl HttpFilter {
                 &format!("tollbooth: header {name}: status {}", e.0),
             );
         }
+    }
+}
+
+/// The results will follow as trailers. Envoy's HTTP/1 codec can only send trailers on a
+/// chunked response, so drop content-length while the headers are still ours: Envoy then frames
+/// the (unchanged) body as chunked (checked against Envoy 1.40). HTTP/2 is unaffected.
+fn drop_content_length(host: &mut impl Host) {
+    if let Err(e) = host.remove_header(Map::ResponseHeaders, "content-length") {
+        host.log(
+            LogLevel::Warn,
+            &format!("tollbooth: dropping content-length: status {}", e.0),
+        );
     }
 }
 

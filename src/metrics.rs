@@ -6,7 +6,9 @@
 //! `<prefix>.invalid.reason.<reason>.requests` for traffic that could not be metered.
 //!
 //! Tag values never contain dots: anything outside `[A-Za-z0-9_-]` becomes `_`. Each VM keeps
-//! at most `max_tenants` distinct tenants; later ones are counted as `other`.
+//! at most `max_tenants` distinct tenants and `max_models` distinct models; later ones are
+//! counted as `other`. A non-2xx response (often an unauthenticated or malformed request) may
+//! only use tags already admitted, so junk traffic cannot fill the caps.
 
 use crate::host::{Host, LogLevel};
 use crate::money::MicroCarry;
@@ -38,48 +40,62 @@ pub fn tag_value(raw: &str) -> String {
     }
 }
 
-/// Per-VM metric state: defined ids, the tenant cap, and cost remainders.
+/// A bounded set of admitted tag values.
+#[derive(Debug)]
+struct TagCap {
+    max: usize,
+    seen: HashSet<String>,
+}
+
+impl TagCap {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// `raw`'s tag if already admitted, or admitted now (`admit` and room left); else `other`.
+    fn tag(&mut self, raw: &str, admit: bool) -> String {
+        let tag = tag_value(raw);
+        if self.seen.contains(&tag) {
+            return tag;
+        }
+        if admit && self.seen.len() < self.max {
+            self.seen.insert(tag.clone());
+            return tag;
+        }
+        OTHER_TENANT.into()
+    }
+}
+
+/// Per-VM metric state: defined ids, the tag caps, and cost remainders.
 #[derive(Debug)]
 pub struct Recorder {
     prefix: String,
-    max_tenants: usize,
-    tenants: HashSet<String>,
+    tenants: TagCap,
+    models: TagCap,
     ids: HashMap<String, u32>,
     cost_carry: HashMap<String, MicroCarry>,
 }
 
 impl Recorder {
-    pub fn new(prefix: &str, max_tenants: usize) -> Self {
+    pub fn new(prefix: &str, max_tenants: usize, max_models: usize) -> Self {
         Self {
             prefix: prefix.into(),
-            max_tenants,
-            tenants: HashSet::new(),
+            tenants: TagCap::new(max_tenants),
+            models: TagCap::new(max_models),
             ids: HashMap::new(),
             cost_carry: HashMap::new(),
         }
     }
 
-    /// The tenant's tag, or [`OTHER_TENANT`] once `max_tenants` distinct tenants were seen.
-    pub fn tenant_tag(&mut self, tenant: &str) -> String {
-        let tag = tag_value(tenant);
-        if self.tenants.contains(&tag) {
-            return tag;
-        }
-        if self.tenants.len() < self.max_tenants {
-            self.tenants.insert(tag.clone());
-            return tag;
-        }
-        OTHER_TENANT.into()
-    }
-
     /// Counts one metered request.
     pub fn record(&mut self, host: &mut impl Host, outcome: &Outcome) {
-        let tenant = self.tenant_tag(&outcome.tenant);
-        let base = format!(
-            "{}.tenant.{tenant}.model.{}",
-            self.prefix,
-            tag_value(&outcome.model)
-        );
+        let admit = outcome.status.is_none_or(|s| (200..300).contains(&s));
+        let tenant = self.tenants.tag(&outcome.tenant, admit);
+        let model = self.models.tag(&outcome.model, admit);
+        let base = format!("{}.tenant.{tenant}.model.{model}", self.prefix);
         let u = &outcome.usage;
         self.add(host, &format!("{base}.requests"), 1);
         self.add(host, &format!("{base}.input_tokens"), u.input_tokens);
@@ -183,7 +199,7 @@ mod tests {
     #[test]
     fn records_per_tenant_and_model() {
         let mut host = FakeHost::default();
-        let mut r = Recorder::new("tollbooth", 10);
+        let mut r = Recorder::new("tollbooth", 10, 100);
         r.record(&mut host, &outcome("acme", "gpt-4o", Some(2_500_000_000)));
         r.record(&mut host, &outcome("acme", "gpt-4o", Some(2_500_000_000)));
         assert_eq!(
@@ -205,7 +221,7 @@ mod tests {
     #[test]
     fn sub_micro_costs_add_up() {
         let mut host = FakeHost::default();
-        let mut r = Recorder::new("t", 10);
+        let mut r = Recorder::new("t", 10, 100);
         for _ in 0..10 {
             r.record(&mut host, &outcome("a", "m", Some(300_000))); // 0.3 micro-USD each
         }
@@ -215,7 +231,7 @@ mod tests {
     #[test]
     fn unpriced_and_invalid_are_counted() {
         let mut host = FakeHost::default();
-        let mut r = Recorder::new("t", 10);
+        let mut r = Recorder::new("t", 10, 100);
         r.record(&mut host, &outcome("a", "mystery", None));
         r.invalid(&mut host, "invalid_json");
         assert_eq!(
@@ -226,9 +242,42 @@ mod tests {
     }
 
     #[test]
+    fn error_responses_cannot_fill_the_caps() {
+        let mut host = FakeHost::default();
+        let mut r = Recorder::new("t", 2, 2);
+        r.record(&mut host, &outcome("a", "m", None));
+        for junk in ["x1", "x2", "x3"] {
+            let mut o = outcome(junk, junk, None);
+            o.status = Some(401);
+            r.record(&mut host, &o);
+        }
+        let mut known = outcome("a", "m", None);
+        known.status = Some(429);
+        r.record(&mut host, &known);
+        assert_eq!(host.counter("t.tenant.other.model.other.requests"), 3);
+        assert_eq!(
+            host.counter("t.tenant.a.model.m.requests"),
+            2,
+            "known tags still count errors"
+        );
+        r.record(&mut host, &outcome("b", "n", None));
+        assert_eq!(
+            host.counter("t.tenant.b.model.n.requests"),
+            1,
+            "room was left for real tenants"
+        );
+        r.record(&mut host, &outcome("b", "n2", None));
+        assert_eq!(
+            host.counter("t.tenant.b.model.other.requests"),
+            1,
+            "model cap"
+        );
+    }
+
+    #[test]
     fn tenant_cap_folds_the_rest_into_other() {
         let mut host = FakeHost::default();
-        let mut r = Recorder::new("t", 2);
+        let mut r = Recorder::new("t", 2, 100);
         for tenant in ["a", "b", "c", "d", "a"] {
             r.record(&mut host, &outcome(tenant, "m", None));
         }

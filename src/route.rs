@@ -20,6 +20,10 @@ impl PathGlob {
         if segments.iter().any(|s| s.contains("**") && s != "**") {
             return Err(format!("path `{pattern}`: `**` must be a whole segment"));
         }
+        // One `**` keeps matching linear in the path's segments; more would be O(n^k).
+        if segments.iter().filter(|s| *s == "**").count() > 1 {
+            return Err(format!("path `{pattern}`: at most one `**`"));
+        }
         Ok(Self { segments })
     }
 
@@ -110,5 +114,6 @@ mod tests {
     fn bad_globs() {
         assert!(PathGlob::parse("v1").is_err());
         assert!(PathGlob::parse("/a**/b").is_err());
+        assert!(PathGlob::parse("/**/a/**/b").is_err());
     }
 }

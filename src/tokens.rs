@@ -130,10 +130,50 @@ impl Tokenizer {
             .or(self.o200k.as_ref())
             .or(self.cl100k.as_ref());
         match bpe {
-            Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+            Some(bpe) => segments(text, MAX_SEGMENT)
+                .map(|seg| bpe.encode_ordinary(seg).len() as u64)
+                .sum(),
             None => (text.len() as u64).div_ceil(4),
         }
     }
+}
+
+/// Longest piece of text handed to the BPE at once. tiktoken-rs unwraps fancy-regex errors,
+/// and fancy-regex gives up (an error, hence a panic that kills the VM) after a million
+/// backtracking steps, which a long enough whitespace run reaches (`\s+(?!\S)`).
+const MAX_SEGMENT: usize = 16 * 1024;
+
+/// Splits `text` into pieces of at most `max` bytes. A piece ends, where possible, before a
+/// space that follows a letter or digit and precedes a non-space: tiktoken's pre-tokenizer
+/// splits there anyway, so counting the pieces separately gives the same total. Only text
+/// with no such boundary in the second half of a window (pathological runs) is cut elsewhere,
+/// at a character boundary.
+fn segments(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        if rest.len() <= max {
+            return Some(std::mem::take(&mut rest));
+        }
+        let bytes = rest.as_bytes();
+        let safe = |i: usize| {
+            bytes.get(i) == Some(&b' ')
+                && i.checked_sub(1)
+                    .and_then(|j| bytes.get(j))
+                    .is_some_and(u8::is_ascii_alphanumeric)
+                && bytes.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace())
+        };
+        let cut = (max / 2..=max)
+            .rev()
+            .find(|&i| safe(i))
+            .or_else(|| (1..=max).rev().find(|&i| rest.is_char_boundary(i)))
+            .unwrap_or(rest.len());
+        let (head, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(head)
+    })
 }
 
 impl fmt::Debug for Tokenizer {
@@ -206,6 +246,38 @@ pub(crate) mod tests {
         assert!(
             t.count(Encoding::O200kBase, "<|endoftext|>") > 1,
             "special text counts as text"
+        );
+    }
+
+    #[test]
+    fn long_texts_count_the_same_in_segments() {
+        let t = tokenizer();
+        let prose = "The quick brown fox jumps over the lazy dog, again and again. ".repeat(1500);
+        for enc in Encoding::ALL {
+            let whole = t.bpe(enc).unwrap().encode_ordinary(&prose).len() as u64;
+            assert_eq!(
+                t.count(enc, &prose),
+                whole,
+                "{enc}: segmenting must not change the count"
+            );
+        }
+        let pieces: Vec<&str> = segments(&prose, MAX_SEGMENT).collect();
+        assert!(pieces.len() > 5 && pieces.iter().all(|p| p.len() <= MAX_SEGMENT));
+        assert_eq!(pieces.concat(), prose);
+    }
+
+    #[test]
+    fn pathological_runs_do_not_panic() {
+        // A megabyte of spaces made tiktoken-rs panic (fancy-regex backtrack limit).
+        let t = tokenizer();
+        let spaces = format!("{}x", " ".repeat(1_100_000));
+        assert!(t.count(Encoding::O200kBase, &spaces) > 0);
+        let multibyte = "é".repeat(20_000);
+        let pieces: Vec<&str> = segments(&multibyte, 1001).collect();
+        assert_eq!(
+            pieces.concat(),
+            multibyte,
+            "cuts land on character boundaries"
         );
     }
 

@@ -454,3 +454,73 @@ fn arbitrary_bodies_never_kill_the_vm() {
     }
     assert!(host.crashed(0).is_none() && host.crashed(1).is_none());
 }
+
+#[test]
+fn a_megabyte_of_whitespace_does_not_kill_the_vm() {
+    // tiktoken-rs panicked on ~1M consecutive spaces (fancy-regex backtrack limit), which took
+    // the worker's VM down: every later request on it failed.
+    let content = format!("{}x", " ".repeat(1_100_000));
+    let body = json!({"model":"gpt-4o","messages":[{"role":"user","content":content}]});
+    for mode in MODES {
+        let mut host = host(
+            mode,
+            1,
+            &PRICES.replacen('{', r#"{"buffer_limit_bytes":4194304,"#, 1),
+        );
+        let x = host
+            .roundtrip(0, &chat(&body).chunking(Chunking::Fixed(65536)), |_| {
+                json_ok(&no_usage("gpt-4o"))
+            })
+            .unwrap();
+        assert!(x.vm_error.is_none(), "{:?}", x.vm_error);
+        assert_eq!(stamp(&x, mode, "x-llm-usage-source"), Some("estimate"));
+        let after = host
+            .roundtrip(0, &chat(&json!({"model":"gpt-4o","messages":[]})), |_| {
+                json_ok(&no_usage("gpt-4o"))
+            })
+            .unwrap();
+        assert_eq!(after.status, 200, "the VM still serves");
+        assert!(host.crashed(0).is_none());
+    }
+}
+
+#[test]
+fn streams_that_end_with_trailers_are_metered() {
+    let fx = fixture("openai/chat_response.json");
+    for mode in MODES {
+        let mut host = host(mode, 1, PRICES);
+        let req = chat(&json!({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}))
+            .trailer("x-client-trailer", "1");
+        let x = host
+            .roundtrip(0, &req, |_| {
+                json_ok(&fx["response"]).trailer("x-upstream-trailer", "2")
+            })
+            .unwrap();
+        assert_eq!(
+            stamp(&x, mode, "x-llm-cost-usd"),
+            Some("0.0032525"),
+            "{mode:?}"
+        );
+        assert_eq!(
+            x.trailers
+                .as_ref()
+                .and_then(|t| t.get("x-upstream-trailer")),
+            Some("2")
+        );
+    }
+    // Fail-closed still judges a body that ended with trailers.
+    let mut host = host(
+        MODES[0],
+        1,
+        &PRICES.replacen('{', r#"{"fail_mode":"closed","#, 1),
+    );
+    let req = Request::post("/v1/chat/completions", "not json at all")
+        .header("content-type", "application/json")
+        .trailer("x-t", "1");
+    let x = host
+        .roundtrip(0, &req, |_| {
+            panic!("an invalid body must not reach the upstream")
+        })
+        .unwrap();
+    assert_eq!(x.status, 400);
+}

@@ -81,6 +81,7 @@ impl Default for RawStamp {
 pub(super) struct RawMetrics {
     pub(super) prefix: String,
     pub(super) max_tenants: u64,
+    pub(super) max_models: u64,
 }
 
 impl Default for RawMetrics {
@@ -88,6 +89,7 @@ impl Default for RawMetrics {
         Self {
             prefix: "tollbooth".into(),
             max_tenants: 100,
+            max_models: 200,
         }
     }
 }

@@ -88,6 +88,17 @@ fn bad_values_are_named() {
         ),
         (r#"{"max_body_bytes": 0}"#, "max_body_bytes"),
         (r#"{"buffer_limit_bytes": 0}"#, "buffer_limit_bytes"),
+        (
+            r#"{"tenant": {"header": "Authorization"}}"#,
+            "tenant.header",
+        ),
+        (r#"{"attributes": {"key": "x-api-key"}}"#, "attributes.key"),
+        (
+            r#"{"attributes": {"tenant": "x-tenant"}}"#,
+            "attributes.tenant",
+        ),
+        (r#"{"stamp": {"header_prefix": ""}}"#, "stamp.header_prefix"),
+        (r#"{"metrics": {"max_models": 0}}"#, "metrics.max_models"),
         (r#"{"metrics": {"prefix": "a.b"}}"#, "metrics.prefix"),
     ];
     for (json, field) in cases {
@@ -117,4 +128,9 @@ fn routes_match_host_when_given() {
         .route("/v1/chat/completions", Some("other.example"))
         .is_none());
     assert!(c.route("/v1/chat/completions", None).is_none());
+    let v6 = parse(r#"{"routes": [{"path": "/v1/chat/completions", "host": "[::1]"}]}"#).unwrap();
+    assert!(v6.route("/v1/chat/completions", Some("[::1]")).is_some());
+    assert!(v6
+        .route("/v1/chat/completions", Some("[::1]:8080"))
+        .is_some());
 }

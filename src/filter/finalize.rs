@@ -1,6 +1,7 @@
 //! The end of an exchange: usage, price, stamps, filter state, metrics.
 
 use super::{HttpFilter, Metering, State, Target};
+use crate::attribution::clean_value;
 use crate::config::Provider;
 use crate::host::{Host, LogLevel, Map};
 use crate::pricing::cost_pico;
@@ -31,7 +32,9 @@ impl HttpFilter {
             );
             shared.metrics.borrow_mut().invalid(host, reason.as_str());
         }
-        let model = info.model.clone().unwrap_or_else(|| req.model.clone());
+        // The model comes from the request or response body: keep it safe as a header value.
+        let model = clean_value(info.model.as_deref().unwrap_or(&req.model).as_bytes())
+            .unwrap_or_else(|| "unknown".into());
         let prices = &shared.config.prices;
         let price = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
         let outcome = Outcome {

@@ -484,3 +484,169 @@ fn held_response_is_released_before_the_buffer_limit() {
         Some("0.004")
     );
 }
+
+/// Drives request headers and a complete request body; returns the filter.
+fn started(cfg: &str, host: &mut FakeHost) -> HttpFilter {
+    let mut f = HttpFilter::new(Some(shared(cfg)));
+    assert_eq!(f.on_request_headers(host, false), Action::Continue);
+    host.request_body = REQUEST.to_vec();
+    assert_eq!(
+        f.on_request_body(host, REQUEST.len(), true),
+        Action::Continue
+    );
+    f
+}
+
+fn json_response_headers(len: usize) -> Vec<(String, String)> {
+    vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+        ("content-length".into(), len.to_string()),
+    ]
+}
+
+#[test]
+fn request_trailers_end_the_request() {
+    // Fail-open: the copied chunks are parsed when the trailers arrive.
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
+    let mut f = HttpFilter::new(Some(shared(CFG)));
+    f.on_request_headers(&mut host, false);
+    host.request_body = REQUEST.to_vec();
+    assert_eq!(
+        f.on_request_body(&mut host, REQUEST.len(), false),
+        Action::Continue
+    );
+    assert_eq!(f.on_request_trailers(&mut host), Action::Continue);
+    host.response_headers = json_response_headers(RESPONSE.len());
+    f.on_response_headers(&mut host, false);
+    host.response_body = RESPONSE.to_vec();
+    f.on_response_body(&mut host, RESPONSE.len(), true);
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-cost-usd"),
+        Some("0.004")
+    );
+
+    // Fail-closed: the held body is judged at the trailers, and an invalid one is refused.
+    let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
+    let mut f = HttpFilter::new(Some(shared(&cfg)));
+    f.on_request_headers(&mut host, false);
+    host.request_body = b"not json at all".to_vec();
+    assert_eq!(f.on_request_body(&mut host, 15, false), Action::Pause);
+    assert_eq!(f.on_request_trailers(&mut host), Action::Pause);
+    assert_eq!(host.local_response.as_ref().map(|r| r.0), Some(400));
+}
+
+#[test]
+fn response_trailers_carry_the_stamps() {
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
+    let mut f = started(CFG, &mut host);
+    host.response_headers = json_response_headers(RESPONSE.len());
+    assert_eq!(f.on_response_headers(&mut host, false), Action::Continue);
+    host.response_body = RESPONSE.to_vec();
+    assert_eq!(
+        f.on_response_body(&mut host, RESPONSE.len(), false),
+        Action::Continue
+    );
+    host.response_trailers = vec![("grpc-status".into(), "0".into())];
+    assert_eq!(f.on_response_trailers(&mut host), Action::Continue);
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-cost-usd"),
+        Some("0.004")
+    );
+    assert_eq!(
+        get(&host.response_trailers, "grpc-status"),
+        Some("0"),
+        "upstream trailers kept"
+    );
+
+    // ≥1.35 mode: held headers get the stamps when the trailers end the response.
+    let cfg = CFG.replacen('{', r#"{"allow_on_headers_stop_iteration":true,"#, 1);
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
+    let mut f = started(&cfg, &mut host);
+    host.response_headers = json_response_headers(RESPONSE.len());
+    assert_eq!(f.on_response_headers(&mut host, false), Action::Pause);
+    host.response_body = RESPONSE.to_vec();
+    assert_eq!(
+        f.on_response_body(&mut host, RESPONSE.len(), false),
+        Action::Pause
+    );
+    assert_eq!(f.on_response_trailers(&mut host), Action::Continue);
+    assert_eq!(get(&host.response_headers, "x-llm-cost-usd"), Some("0.004"));
+}
+
+#[test]
+fn held_overflow_drops_content_length_so_trailers_get_through() {
+    let cfg = CFG.replacen(
+        '{',
+        r#"{"allow_on_headers_stop_iteration":true,"buffer_limit_bytes":100,"#,
+        1,
+    );
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
+    let mut f = started(&cfg, &mut host);
+    host.response_headers = json_response_headers(RESPONSE.len());
+    assert_eq!(f.on_response_headers(&mut host, false), Action::Pause);
+    host.response_body = RESPONSE[..120].to_vec();
+    assert_eq!(f.on_response_body(&mut host, 120, false), Action::Continue);
+    assert_eq!(get(&host.response_headers, "content-length"), None);
+}
+
+#[test]
+fn compression_and_spoofed_attributes() {
+    let mut host = FakeHost {
+        request_headers: request_headers(&[
+            ("accept-encoding", "gzip, br"),
+            ("x-llm-team", "someone-else"),
+        ]),
+        ..FakeHost::default()
+    };
+    let mut f = started(CFG, &mut host);
+    assert_eq!(
+        get(&host.request_headers, "accept-encoding"),
+        None,
+        "ask upstream for identity"
+    );
+    assert_eq!(
+        get(&host.request_headers, "x-llm-team"),
+        None,
+        "a client's own claim is not forwarded"
+    );
+    host.response_headers = json_response_headers(10);
+    host.response_headers
+        .push(("content-encoding".into(), "gzip".into()));
+    f.on_response_headers(&mut host, false);
+    host.response_body = vec![0x1f, 0x8b, 0, 1, 2, 3, 4, 5, 6, 7];
+    f.on_response_body(&mut host, 10, true);
+    assert_eq!(
+        host.counter("tollbooth.invalid.reason.content_encoding.requests"),
+        1
+    );
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-usage-source"),
+        Some("estimate")
+    );
+}
+
+#[test]
+fn model_names_are_safe_header_values() {
+    let req = br#"{"model":"gpt-4o\r\nx-injected: 1","messages":[]}"#;
+    let host = exchange(CFG, request_headers(&[]), req, "200", br#"{"choices":[]}"#);
+    let model = get(&host.response_trailers, "x-llm-model").unwrap();
+    assert!(model.bytes().all(|b| b.is_ascii_graphic()), "{model:?}");
+    assert!(host.counter("tollbooth.tenant.anonymous.model.gpt-4o__x-injected__1.requests") == 1);
+}

@@ -17,6 +17,7 @@ pub enum Invalid {
     InvalidJson,
     MissingModel,
     BadUsage,
+    ContentEncoding,
 }
 
 impl Invalid {
@@ -29,6 +30,7 @@ impl Invalid {
             Invalid::InvalidJson => "invalid_json",
             Invalid::MissingModel => "missing_model",
             Invalid::BadUsage => "bad_usage",
+            Invalid::ContentEncoding => "content_encoding",
         }
     }
 }

@@ -114,7 +114,9 @@ impl Downstream {
         // body with it; trailers then cannot be sent and are dropped (only a chunked response
         // carries trailers). Checked against Envoy 1.40: a filter that wants its trailers to
         // reach HTTP/1.1 clients must remove content-length while it can.
-        let declared = released.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let declared = released
+            .get("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let framing = if self.is_head || (100..200).contains(&status) || matches!(status, 204 | 304)
         {
             Framing::NoBody
@@ -139,7 +141,9 @@ impl Downstream {
             h.add(k, v);
         }
         match framing {
-            Framing::Length if declared.is_none() => h.add("content-length", &body.len().to_string()),
+            Framing::Length if declared.is_none() => {
+                h.add("content-length", &body.len().to_string())
+            }
             Framing::Length => {}
             Framing::Chunked => h.add("transfer-encoding", "chunked"),
             Framing::Close => self.close = true,
@@ -180,10 +184,7 @@ mod tests {
     #[test]
     fn a_whole_body_gets_its_real_length() {
         let mut d = Downstream::new(false, false, false, false);
-        let out = text(d.encode(
-            rel(&[(":status", "200")], "hello", true),
-            false,
-        ));
+        let out = text(d.encode(rel(&[(":status", "200")], "hello", true), false));
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
         assert!(out.contains("content-length: 5\r\n"), "{out}");
         assert!(out.ends_with("\r\n\r\nhello"), "{out}");
@@ -193,10 +194,7 @@ mod tests {
     #[test]
     fn a_streamed_body_is_chunked_with_trailers_for_te_trailers_clients() {
         let mut d = Downstream::new(true, false, false, false);
-        let out = text(d.encode(
-            rel(&[(":status", "200")], "ab", false),
-            false,
-        ));
+        let out = text(d.encode(rel(&[(":status", "200")], "ab", false), false));
         assert!(out.contains("transfer-encoding: chunked\r\n"), "{out}");
         assert!(!out.contains("content-length"), "{out}");
         assert!(out.ends_with("\r\n\r\n2\r\nab\r\n"), "{out}");
