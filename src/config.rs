@@ -65,6 +65,8 @@ pub struct Config {
     /// held for header stamping). Envoy fails a stream whose held data passes its
     /// `per_connection_buffer_limit_bytes` (default 1 MiB), so this must not exceed it.
     pub buffer_limit_bytes: usize,
+    /// Most body bytes one VM copies at once, over all its streams.
+    pub max_copied_bytes_per_vm: usize,
     pub fail_closed: bool,
 }
 
@@ -102,6 +104,7 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Envoy's default `per_connection_buffer_limit_bytes`.
 pub const DEFAULT_BUFFER_LIMIT_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_MAX_COPIED_BYTES_PER_VM: usize = 64 * 1024 * 1024;
 const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_ROUTE: &str = "/**/v1/chat/completions";
 
@@ -228,11 +231,23 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
             },
         ));
     }
-    let max_body_bytes = byte_limit("max_body_bytes", raw.max_body_bytes, DEFAULT_MAX_BODY_BYTES)?;
+    let max_body_bytes = byte_limit(
+        "max_body_bytes",
+        raw.max_body_bytes,
+        DEFAULT_MAX_BODY_BYTES,
+        MAX_MAX_BODY_BYTES,
+    )?;
+    let max_copied_bytes_per_vm = byte_limit(
+        "max_copied_bytes_per_vm",
+        raw.max_copied_bytes_per_vm,
+        DEFAULT_MAX_COPIED_BYTES_PER_VM,
+        1 << 30,
+    )?;
     let buffer_limit_bytes = byte_limit(
         "buffer_limit_bytes",
         raw.buffer_limit_bytes,
         DEFAULT_BUFFER_LIMIT_BYTES,
+        MAX_MAX_BODY_BYTES,
     )?;
     Ok(Config {
         routes,
@@ -250,20 +265,21 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         prices: PriceTable::new(prices),
         max_body_bytes,
         buffer_limit_bytes,
+        max_copied_bytes_per_vm,
         fail_closed: raw.fail_mode == FailMode::Closed,
     })
 }
 
-fn byte_limit(field: &str, value: Option<u64>, default: usize) -> Result<usize, ConfigError> {
+fn byte_limit(
+    field: &str,
+    value: Option<u64>,
+    default: usize,
+    max: u64,
+) -> Result<usize, ConfigError> {
     match value {
         None => Ok(default),
-        Some(n) if (1..=MAX_MAX_BODY_BYTES).contains(&n) => {
-            Ok(usize::try_from(n).unwrap_or(default))
-        }
-        Some(_) => Err(err(
-            field,
-            format!("must be between 1 and {MAX_MAX_BODY_BYTES}"),
-        )),
+        Some(n) if (1..=max).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
+        Some(_) => Err(err(field, format!("must be between 1 and {max}"))),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::host::{Action, Body, Host, LogLevel, Map};
 use crate::metrics::Recorder;
 use crate::providers::{openai, Invalid, Problem, RequestInfo};
 use crate::tokens::Tokenizer;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Per-VM state shared by every HTTP context: built once per configuration.
@@ -19,6 +19,8 @@ pub struct Shared {
     pub config: Config,
     pub tokenizer: Rc<Tokenizer>,
     pub metrics: RefCell<Recorder>,
+    /// Body bytes copied by this VM's live streams, against `max_copied_bytes_per_vm`.
+    pub copied: Cell<usize>,
 }
 
 impl Shared {
@@ -32,6 +34,7 @@ impl Shared {
             config,
             tokenizer,
             metrics,
+            copied: Cell::new(0),
         }
     }
 }
@@ -75,6 +78,18 @@ enum State {
 pub struct HttpFilter {
     shared: Option<Rc<Shared>>,
     state: State,
+    /// Bytes this stream counts against the VM's copy budget; given back on drop.
+    reserved: usize,
+}
+
+impl Drop for HttpFilter {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared
+                .copied
+                .set(shared.copied.get().saturating_sub(self.reserved));
+        }
+    }
 }
 
 impl HttpFilter {
@@ -83,6 +98,7 @@ impl HttpFilter {
         Self {
             shared,
             state: State::Start,
+            reserved: 0,
         }
     }
 
@@ -194,14 +210,19 @@ impl HttpFilter {
                 m.request_held = body_size;
                 return Action::Pause;
             }
-            m.request_body = host.body(Body::Request, 0, body_size).unwrap_or_default();
+            match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
+                Some(body) => m.request_body = body,
+                None => return self.invalid_request(host, &shared, over_budget(cfg)),
+            }
         } else {
             // Copy what streams past; each Continue releases it upstream at once.
             if m.request_body.len() + body_size > cfg.max_body_bytes {
                 return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
             }
-            let chunk = host.body(Body::Request, 0, body_size).unwrap_or_default();
-            m.request_body.extend_from_slice(&chunk);
+            match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
+                Some(chunk) => m.request_body.extend_from_slice(&chunk),
+                None => return self.invalid_request(host, &shared, over_budget(cfg)),
+            }
             if !end_of_stream {
                 return Action::Continue;
             }
@@ -215,9 +236,11 @@ impl HttpFilter {
             return Action::Continue;
         };
         if shared.config.fail_closed {
-            m.request_body = host
-                .body(Body::Request, 0, m.request_held)
-                .unwrap_or_default();
+            let held = m.request_held;
+            match copy_body(host, &shared, &mut self.reserved, Body::Request, held) {
+                Some(body) => m.request_body = body,
+                None => return self.invalid_request(host, &shared, over_budget(&shared.config)),
+            }
         }
         self.end_request(host, &shared)
     }
@@ -294,7 +317,7 @@ impl HttpFilter {
         };
         if m.headers_held {
             if end_of_stream {
-                m.response_body = host.body(Body::Response, 0, body_size).unwrap_or_default();
+                m.response_body = copy_response(host, &shared, &mut self.reserved, body_size, m);
                 self.finalize(host, Target::ResponseHeaders);
                 return Action::Continue;
             }
@@ -305,7 +328,7 @@ impl HttpFilter {
             // Too large to hold (Envoy would fail the stream past its buffer limit): keep a
             // copy, release headers and body, and send the results as trailers.
             m.headers_held = false;
-            m.response_body = host.body(Body::Response, 0, body_size).unwrap_or_default();
+            m.response_body = copy_response(host, &shared, &mut self.reserved, body_size, m);
             drop_content_length(host);
             return Action::Continue;
         }
@@ -314,7 +337,7 @@ impl HttpFilter {
                 m.response_overflow = true;
                 m.response_body = Vec::new();
             } else {
-                let chunk = host.body(Body::Response, 0, body_size).unwrap_or_default();
+                let chunk = copy_response(host, &shared, &mut self.reserved, body_size, m);
                 m.response_body.extend_from_slice(&chunk);
             }
         }
@@ -326,13 +349,12 @@ impl HttpFilter {
 
     /// Response trailers end the response; the results join them (or the held headers).
     pub fn on_response_trailers(&mut self, host: &mut impl Host) -> Action {
-        let State::Metering(m) = &mut self.state else {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
             return Action::Continue;
         };
         if m.headers_held {
-            m.response_body = host
-                .body(Body::Response, 0, m.response_held)
-                .unwrap_or_default();
+            let held = m.response_held;
+            m.response_body = copy_response(host, &shared, &mut self.reserved, held, m);
             self.finalize(host, Target::ResponseHeaders);
         } else {
             self.finalize(host, Target::ResponseTrailers);
@@ -404,6 +426,59 @@ fn drop_content_length(host: &mut impl Host) {
             &format!("tollbooth: dropping content-length: status {}", e.0),
         );
     }
+}
+
+/// Copies `len` bytes of the body buffered for this callback, if the VM's copy budget allows.
+fn copy_body(
+    host: &mut impl Host,
+    shared: &Shared,
+    reserved: &mut usize,
+    body: Body,
+    len: usize,
+) -> Option<Vec<u8>> {
+    let in_use = shared.copied.get();
+    if in_use.saturating_add(len) > shared.config.max_copied_bytes_per_vm {
+        return None;
+    }
+    shared.copied.set(in_use + len);
+    *reserved += len;
+    Some(host.body(body, 0, len).unwrap_or_default())
+}
+
+/// A response copy; over the VM's budget the response is estimated instead (logged, counted).
+fn copy_response(
+    host: &mut impl Host,
+    shared: &Shared,
+    reserved: &mut usize,
+    len: usize,
+    m: &mut Metering,
+) -> Vec<u8> {
+    if let Some(bytes) = copy_body(host, shared, reserved, Body::Response, len) {
+        return bytes;
+    }
+    if !m.response_overflow {
+        let (reason, detail) = over_budget(&shared.config);
+        host.log(
+            LogLevel::Warn,
+            &format!(
+                "tollbooth: response not read ({}): {detail}",
+                reason.as_str()
+            ),
+        );
+        shared.metrics.borrow_mut().invalid(host, reason.as_str());
+    }
+    m.response_overflow = true;
+    Vec::new()
+}
+
+fn over_budget(cfg: &Config) -> Problem {
+    (
+        Invalid::OverBudget,
+        format!(
+            "this VM already copies max_copied_bytes_per_vm ({}) of bodies",
+            cfg.max_copied_bytes_per_vm
+        ),
+    )
 }
 
 fn too_large(max: usize) -> Problem {

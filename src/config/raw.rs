@@ -26,6 +26,7 @@ pub(super) struct RawConfig {
     pub(super) prices: BTreeMap<String, RawPrice>,
     pub(super) max_body_bytes: Option<u64>,
     pub(super) buffer_limit_bytes: Option<u64>,
+    pub(super) max_copied_bytes_per_vm: Option<u64>,
     #[serde(default)]
     pub(super) fail_mode: FailMode,
 }

@@ -650,3 +650,52 @@ fn model_names_are_safe_header_values() {
     assert!(model.bytes().all(|b| b.is_ascii_graphic()), "{model:?}");
     assert!(host.counter("tollbooth.tenant.anonymous.model.gpt-4o__x-injected__1.requests") == 1);
 }
+
+#[test]
+fn the_vm_copy_budget_bounds_concurrent_copies() {
+    let cfg = CFG.replacen('{', r#"{"max_copied_bytes_per_vm":100,"#, 1);
+    let shared = shared(&cfg);
+    let start = |host: &mut FakeHost| {
+        let mut f = HttpFilter::new(Some(Rc::clone(&shared)));
+        f.on_request_headers(host, false);
+        host.request_body = REQUEST.to_vec();
+        f.on_request_body(host, REQUEST.len(), true);
+        f
+    };
+    let mut host = FakeHost {
+        request_headers: request_headers(&[]),
+        ..FakeHost::default()
+    };
+    let first = start(&mut host);
+    assert_eq!(shared.copied.get(), REQUEST.len());
+    let second = start(&mut host);
+    assert_eq!(
+        host.counter("tollbooth.invalid.reason.vm_copy_budget.requests"),
+        1,
+        "the second copy would pass the budget"
+    );
+    drop(second);
+    drop(first);
+    assert_eq!(
+        shared.copied.get(),
+        0,
+        "dropped streams give their bytes back"
+    );
+    let mut third = start(&mut host);
+    host.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+    ];
+    third.on_response_headers(&mut host, false);
+    host.response_body = RESPONSE.to_vec();
+    third.on_response_body(&mut host, RESPONSE.len(), true);
+    assert_eq!(
+        get(&host.response_trailers, "x-llm-usage-source"),
+        Some("estimate"),
+        "response over budget: estimated"
+    );
+    assert_eq!(
+        host.counter("tollbooth.invalid.reason.vm_copy_budget.requests"),
+        2
+    );
+}

@@ -18,6 +18,7 @@ pub enum Invalid {
     MissingModel,
     BadUsage,
     ContentEncoding,
+    OverBudget,
 }
 
 impl Invalid {
@@ -31,6 +32,7 @@ impl Invalid {
             Invalid::MissingModel => "missing_model",
             Invalid::BadUsage => "bad_usage",
             Invalid::ContentEncoding => "content_encoding",
+            Invalid::OverBudget => "vm_copy_budget",
         }
     }
 }
