@@ -6,6 +6,7 @@
 
 pub mod attribution;
 pub mod config;
+pub mod eventstream;
 pub mod filter;
 pub mod host;
 pub mod metrics;
@@ -13,6 +14,7 @@ pub mod money;
 pub mod pricing;
 pub mod providers;
 pub mod route;
+pub mod sse;
 pub mod stamp;
 pub mod tokens;
 pub mod usage;

@@ -1,0 +1,1 @@
+//! AWS event stream (`application/vnd.amazon.eventstream`) frame decoding. Not wired into the filter yet.

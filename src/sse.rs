@@ -1,0 +1,1 @@
+//! Incremental server-sent events (SSE) parsing. Not wired into the filter yet.
