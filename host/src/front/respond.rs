@@ -120,9 +120,7 @@ impl Downstream {
         let framing = if self.is_head || (100..200).contains(&status) || matches!(status, 204 | 304)
         {
             Framing::NoBody
-        } else if declared.is_some() {
-            Framing::Length
-        } else if end && !with_trailers {
+        } else if declared.is_some() || (end && !with_trailers) {
             Framing::Length
         } else if !self.http10 {
             Framing::Chunked
