@@ -31,9 +31,10 @@ $(VENV)/.installed: tests/config/requirements.txt tests/e2e/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/config/requirements.txt -r tests/e2e/requirements.txt
 	touch $@
 
-## test: unit tests (native and wasm32 under Node), the real wasm through the host in both
-## stop-iteration modes, the Envoy/Istio configuration checks, and the SDK end-to-end tests.
-test: build venv test-rust test-wasm32 test-python
+## test: lint (rustfmt; clippy enforces the no-panic rules), unit tests (native and wasm32 under
+## Node), the real wasm through the host in both stop-iteration modes, the Envoy/Istio
+## configuration checks (with a real Envoy), and the SDK end-to-end tests.
+test: build venv lint test-rust test-wasm32 test-python
 
 test-rust: wasm
 	TOLLBOOTH_WASM=$(abspath $(WASM)) $(CARGO) test --workspace
