@@ -2,6 +2,7 @@
 //! neutral [`RequestInfo`] and [`ResponseInfo`].
 
 pub mod openai;
+pub mod openai_stream;
 
 use crate::tokens::Encoding;
 use crate::usage::Usage;

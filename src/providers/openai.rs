@@ -215,7 +215,7 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
 
 /// The response's `usage` object, validated: counts are non-negative integers within reason,
 /// cached ≤ prompt and reasoning ≤ completion.
-fn provider_usage(u: &Value) -> Result<Usage, String> {
+pub(crate) fn provider_usage(u: &Value) -> Result<Usage, String> {
     let prompt = read_count(u.get("prompt_tokens"), "usage.prompt_tokens")?;
     let completion = read_count(u.get("completion_tokens"), "usage.completion_tokens")?;
     let cached = read_count(

@@ -1,0 +1,368 @@
+//! OpenAI Chat Completions streamed with `"stream": true` (server-sent events of
+//! `chat.completion.chunk` objects, then `data: [DONE]`), as documented in the API reference:
+//! <https://platform.openai.com/docs/api-reference/chat-streaming>. Host-free; not wired into the
+//! filter yet.
+//!
+//! **Usage in a stream.** By default a stream carries no token counts. The request option
+//! `stream_options.include_usage: true`
+//! (<https://platform.openai.com/docs/api-reference/chat/create>, `stream_options`) makes OpenAI
+//! send one extra chunk before `data: [DONE]` whose `usage` holds the counts for the whole
+//! request and whose `choices` is an empty array; every other chunk then carries
+//! `"usage": null`. [`prepare_stream_request`] turns that option on, and
+//! [`is_usage_only_chunk`] recognises the extra chunk so the filter can drop it for a client that
+//! did not ask for it.
+//!
+//! **Metering.** [`StreamMeter`] is fed the data of every SSE event (see [`crate::sse`]). It takes
+//! the provider's `usage` when a usable one arrives; otherwise (a cut stream, a client that
+//! disconnected, a server that ignores `stream_options`, malformed counts) it estimates: the
+//! request's prompt estimate as input, and the streamed deltas, counted with the tokenizer, as
+//! output. Deltas are kept as text per choice and per part (content, refusal, each tool call's
+//! name and arguments) and counted once at the end: tokenizing the joined text is what the
+//! provider does, while counting delta by delta overcounts (a delta often ends inside a word).
+
+use super::openai::{estimate_only, provider_usage};
+use super::{Invalid, RequestInfo, ResponseInfo};
+use crate::sse;
+use crate::tokens::{Encoding, Tokenizer};
+use crate::usage::Usage;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// The default cap on delta text kept for the output estimate: 256 KiB, about 64k tokens.
+/// Past it, further deltas are only measured in bytes and their tokens extrapolated.
+pub const DEFAULT_MAX_TEXT_BYTES: usize = 256 * 1024;
+
+/// What the filter should do with a streamed Chat Completions request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRequest {
+    /// The body to send upstream instead of the client's, with
+    /// `stream_options.include_usage: true`; `None` when the client's body already asks for
+    /// usage and goes upstream unchanged.
+    pub body: Option<Vec<u8>>,
+    /// Whether the client itself asked for usage. When it did not, the filter removes the
+    /// usage-only chunk ([`is_usage_only_chunk`]) from what the client receives.
+    pub client_asked_for_usage: bool,
+}
+
+/// Reads a Chat Completions request body and, if it asks for a stream (`"stream": true`), makes
+/// sure it also asks for usage (`stream_options.include_usage: true`).
+///
+/// - `stream_options` absent: `"stream_options":{"include_usage":true},` is inserted right after
+///   the body's opening `{`; every other byte is left as the client sent it.
+/// - `stream_options` null, or an object whose `include_usage` is absent, null or `false`: the
+///   body is re-serialised with `include_usage: true`. Every other field, and every other member
+///   of `stream_options`, keeps its value; object keys come out sorted and insignificant
+///   whitespace is dropped (serde_json's map), which changes nothing for the provider.
+/// - `include_usage` already `true`: no rewrite, and `client_asked_for_usage`.
+///
+/// `None` — leave the request alone — for a body that is not a JSON object, has no
+/// `"stream": true`, or whose `stream_options` / `include_usage` has a type the API rejects
+/// anyway (a non-object, a non-boolean): the provider answers those with an error, and the
+/// filter does not turn an invalid request into a valid one.
+pub fn prepare_stream_request(body: &[u8]) -> Option<StreamRequest> {
+    let Ok(Value::Object(mut req)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    if req.get("stream") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let asked = |client_asked_for_usage, body| {
+        Some(StreamRequest {
+            body,
+            client_asked_for_usage,
+        })
+    };
+    match req.get_mut("stream_options") {
+        None => asked(false, Some(insert_stream_options(body)?)),
+        Some(opts @ Value::Null) => {
+            *opts = serde_json::json!({ "include_usage": true });
+            asked(false, Some(serde_json::to_vec(&req).ok()?))
+        }
+        Some(Value::Object(opts)) => match opts.get("include_usage") {
+            Some(Value::Bool(true)) => asked(true, None),
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {
+                opts.insert("include_usage".into(), Value::Bool(true));
+                asked(false, Some(serde_json::to_vec(&req).ok()?))
+            }
+            Some(_) => None,
+        },
+        Some(_) => None,
+    }
+}
+
+/// The body with `"stream_options":{"include_usage":true},` after its opening brace. The caller
+/// has parsed the body as a non-empty object without `stream_options`, so the result is valid
+/// JSON with no duplicate key.
+fn insert_stream_options(body: &[u8]) -> Option<Vec<u8>> {
+    const MEMBER: &[u8] = br#""stream_options":{"include_usage":true},"#;
+    let open = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    if body.get(open) != Some(&b'{') {
+        return None;
+    }
+    let (head, tail) = body.split_at(open + 1);
+    let mut out = Vec::with_capacity(body.len() + MEMBER.len());
+    out.extend_from_slice(head);
+    out.extend_from_slice(MEMBER);
+    out.extend_from_slice(tail);
+    Some(out)
+}
+
+/// Whether a chunk is the usage-only chunk that `include_usage` adds: `choices` is an empty array
+/// and `usage` is present and not null. Data that is not a JSON object is not.
+pub fn is_usage_only_chunk(data: &[u8]) -> bool {
+    let Ok(Value::Object(chunk)) = serde_json::from_slice::<Value>(data) else {
+        return false;
+    };
+    matches!(chunk.get("choices"), Some(Value::Array(c)) if c.is_empty())
+        && chunk.get("usage").is_some_and(|u| !u.is_null())
+}
+
+/// One streamed text of a choice: its parts are tokenized separately, as in
+/// [`super::openai`]'s output count for a whole response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Content,
+    Refusal,
+    /// `tool_calls[i].function.name`, by the call's `index`.
+    ToolName(u64),
+    /// `tool_calls[i].function.arguments`, by the call's `index`.
+    ToolArguments(u64),
+    /// The deprecated `function_call.name`.
+    FunctionName,
+    /// The deprecated `function_call.arguments`.
+    FunctionArguments,
+}
+
+/// Meters one streamed Chat Completions response from its SSE events' data.
+#[derive(Debug)]
+pub struct StreamMeter {
+    expects_usage: bool,
+    max_text_bytes: usize,
+    model: Option<String>,
+    /// Delta text by (choice index, part), joined in arrival order.
+    texts: BTreeMap<(u64, Part), String>,
+    kept_bytes: usize,
+    /// Delta bytes that arrived past the cap (only measured).
+    dropped_bytes: u64,
+    finish_reasons: BTreeMap<u64, String>,
+    /// The latest non-null `usage`, validated.
+    usage: Option<Result<Usage, String>>,
+    error: Option<Value>,
+    done: bool,
+    chunks: u64,
+    ignored: u64,
+}
+
+impl StreamMeter {
+    /// A meter for a stream whose request asked for usage (`expects_usage`: the filter set or
+    /// kept `stream_options.include_usage`), keeping at most [`DEFAULT_MAX_TEXT_BYTES`] of text.
+    pub fn new(expects_usage: bool) -> Self {
+        Self::with_max_text_bytes(expects_usage, DEFAULT_MAX_TEXT_BYTES)
+    }
+
+    /// As [`StreamMeter::new`], keeping at most `max_text_bytes` bytes of delta text.
+    pub fn with_max_text_bytes(expects_usage: bool, max_text_bytes: usize) -> Self {
+        Self {
+            expects_usage,
+            max_text_bytes,
+            model: None,
+            texts: BTreeMap::new(),
+            kept_bytes: 0,
+            dropped_bytes: 0,
+            finish_reasons: BTreeMap::new(),
+            usage: None,
+            error: None,
+            done: false,
+            chunks: 0,
+            ignored: 0,
+        }
+    }
+
+    /// Takes one SSE event's data. `[DONE]` marks the end; data that is not a JSON object is
+    /// counted in [`StreamMeter::ignored`] and otherwise ignored.
+    pub fn on_event(&mut self, data: &[u8]) {
+        if sse::is_done(data) {
+            self.done = true;
+            return;
+        }
+        let Ok(Value::Object(chunk)) = serde_json::from_slice::<Value>(data) else {
+            self.ignored += 1;
+            return;
+        };
+        self.chunks += 1;
+        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+            self.error = Some(err.clone());
+        }
+        if self.model.is_none() {
+            self.model = chunk
+                .get("model")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .map(str::to_string);
+        }
+        if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
+            self.usage = Some(provider_usage(u));
+        }
+        for choice in chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+        {
+            self.on_choice(choice);
+        }
+    }
+
+    fn on_choice(&mut self, choice: &Map<String, Value>) {
+        let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+        if let Some(reason) = choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+        {
+            self.finish_reasons.insert(index, reason.to_string());
+        }
+        let Some(delta) = choice.get("delta") else {
+            return;
+        };
+        let text = |ptr: &str| delta.pointer(ptr).and_then(Value::as_str);
+        if let Some(s) = text("/content") {
+            self.keep(index, Part::Content, s);
+        }
+        if let Some(s) = text("/refusal") {
+            self.keep(index, Part::Refusal, s);
+        }
+        if let Some(s) = text("/function_call/name") {
+            self.keep(index, Part::FunctionName, s);
+        }
+        if let Some(s) = text("/function_call/arguments") {
+            self.keep(index, Part::FunctionArguments, s);
+        }
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let i = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+            if let Some(s) = call.pointer("/function/name").and_then(Value::as_str) {
+                self.keep(index, Part::ToolName(i), s);
+            }
+            if let Some(s) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                self.keep(index, Part::ToolArguments(i), s);
+            }
+        }
+    }
+
+    /// Keeps a delta's text, or once the cap is reached, only its length.
+    fn keep(&mut self, choice: u64, part: Part, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        if self.dropped_bytes == 0 && self.kept_bytes.saturating_add(s.len()) <= self.max_text_bytes
+        {
+            self.kept_bytes += s.len();
+            self.texts.entry((choice, part)).or_default().push_str(s);
+        } else {
+            // Everything after the first delta that does not fit is dropped, so the kept text
+            // stays a prefix of the stream.
+            self.dropped_bytes = self.dropped_bytes.saturating_add(s.len() as u64);
+        }
+    }
+
+    /// The model the first chunk named.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Each choice's `finish_reason` (`stop`, `length`, `tool_calls`, `content_filter`, …), by
+    /// choice index. Empty for a stream cut before any choice finished.
+    pub fn finish_reasons(&self) -> &BTreeMap<u64, String> {
+        &self.finish_reasons
+    }
+
+    /// The `error` object of a chunk that reported an error mid-stream (the latest one).
+    pub fn error(&self) -> Option<&Value> {
+        self.error.as_ref()
+    }
+
+    /// The error's `message`, when there was an error with one.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error
+            .as_ref()
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+    }
+
+    /// Whether `data: [DONE]` was seen.
+    pub fn saw_done(&self) -> bool {
+        self.done
+    }
+
+    /// Whether a usable provider `usage` was seen.
+    pub fn has_provider_usage(&self) -> bool {
+        matches!(self.usage, Some(Ok(_)))
+    }
+
+    /// JSON object chunks taken.
+    pub fn chunks(&self) -> u64 {
+        self.chunks
+    }
+
+    /// Events whose data was not a JSON object (and not `[DONE]`).
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// Tokens of the streamed deltas: each (choice, part) text counted whole, plus the bytes past
+    /// the cap at the kept text's tokens-per-byte rate (one token per four bytes if nothing was
+    /// kept).
+    pub fn output_tokens(&self, enc: Encoding, tok: &Tokenizer) -> u64 {
+        let kept: u64 = self.texts.values().map(|t| tok.count(enc, t)).sum();
+        let extra = match u64::try_from(self.kept_bytes) {
+            _ if self.dropped_bytes == 0 => 0,
+            Ok(bytes) if bytes > 0 => {
+                let scaled = u128::from(kept) * u128::from(self.dropped_bytes);
+                u64::try_from(scaled.div_ceil(u128::from(bytes))).unwrap_or(u64::MAX)
+            }
+            _ => self.dropped_bytes.div_ceil(4),
+        };
+        kept.saturating_add(extra)
+    }
+
+    /// The stream's usage. The provider's when a usable `usage` arrived, whether or not the stream
+    /// then completed. Otherwise an estimate (source `estimate`): the request's prompt estimate
+    /// and the deltas received, so a client that disconnected is charged for what was generated
+    /// up to then.
+    ///
+    /// `completed` says the stream ended normally (end of stream, not a reset or a client
+    /// disconnect). `problem` is set for a malformed `usage` (`bad_usage`), and for a stream that
+    /// completed without one although the request asked for it and no `error` explains it; a cut
+    /// stream missing its usage chunk is expected and not a problem.
+    pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
+        let problem = match &self.usage {
+            Some(Ok(usage)) => {
+                return ResponseInfo {
+                    usage: *usage,
+                    model: self.model,
+                    problem: None,
+                }
+            }
+            Some(Err(detail)) => Some((Invalid::BadUsage, detail.clone())),
+            None if completed && self.expects_usage && self.error.is_none() => Some((
+                Invalid::BadUsage,
+                "stream completed without a usage chunk although include_usage was set".into(),
+            )),
+            None => None,
+        };
+        let output = self.output_tokens(req.encoding, tok);
+        ResponseInfo {
+            model: self.model,
+            ..estimate_only(req, output, problem)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
