@@ -5,7 +5,7 @@
 //!
 //! | method & path | answer |
 //! | --- | --- |
-//! | `POST …/v1/chat/completions` (any prefix) | a Chat Completion ([`openai`]) |
+//! | `POST …/v1/chat/completions` (any prefix) | a Chat Completion ([`openai`]); with `"stream": true`, a chunk stream ([`openai_stream`]) |
 //! | `GET /__mock/health` | `200 {"status":"ok"}` |
 //! | `GET /__mock/requests` | `{"requests":[{seq, method, path, headers, body}, …]}`: the last [`log::LOG_CAPACITY`] (64) API requests, oldest first |
 //! | `DELETE /__mock/requests` | `204`, empties that log |
@@ -19,6 +19,29 @@
 //! * The reply is `Mock reply to: ` followed by the first 40 characters of the
 //!   last `user` message (`Mock reply.` if there is none). Message contents may
 //!   be strings or arrays of parts, whose `text`s are joined with newlines.
+//!
+//! # Streaming (`"stream": true`)
+//!
+//! `200`, `content-type: text/event-stream`, chunked: one HTTP chunk per SSE
+//! event `data: <chat.completion.chunk>\n\n`, flushed separately with the
+//! `x-mock-chunk-delay-ms` pause (default 5 ms) between events. Every chunk has
+//! the same `id`, `created`, `model`, `system_fingerprint` as above and
+//! `choices: [{index: 0, delta, logprobs: null, finish_reason}]`:
+//!
+//! 1. `delta: {"role":"assistant","content":""}`;
+//! 2. one chunk per word of the reply, with its leading whitespace (`Mock`,
+//!    ` reply`, ` to:`, …), so the deltas concatenate to the non-streaming
+//!    reply exactly;
+//! 3. `delta: {}`, `finish_reason: "stop"`;
+//! 4. only with `"stream_options": {"include_usage": true}`: a chunk with
+//!    `choices: []` and the same `usage` as the non-streaming answer (all
+//!    usage overrides apply; `x-mock-usage: omit` sends no usage chunk at
+//!    all). With `include_usage`, every other chunk has `"usage": null`;
+//!    without it, no chunk has a `usage` key;
+//! 5. `data: [DONE]`.
+//!
+//! Errors (`x-mock-status` ≥ 400, invalid requests) are never streamed: they
+//! are the JSON errors above.
 //!
 //! # Default usage
 //!
@@ -45,7 +68,11 @@
 //! | `x-mock-content: <text>` | the reply text |
 //! | `x-mock-delay-ms: N` | waits N ms (≤ 60000) before answering |
 //! | `x-mock-chunk-bytes: N` | sends the body in N-byte chunks (`transfer-encoding: chunked`), pausing between them |
-//! | `x-mock-chunk-delay-ms: N` | that pause (default 5 ms) |
+//! | `x-mock-chunk-delay-ms: N` | that pause (default 5 ms); also the pause between streamed events |
+//! | `x-mock-stream-cut: N` | after N streamed events (or N chunks of `x-mock-chunk-bytes`) the connection is dropped: no `[DONE]` unless N exceeds the events, never the terminating zero-length chunk; no effect on an unchunked body |
+//!
+//! With streaming, `x-mock-chunk-bytes` splits each event further into
+//! N-byte chunks.
 //!
 //! A malformed `x-mock-*` header is answered `400` with `code: "mock_bad_header"`
 //! and `param` naming the header. Without `x-mock-status`, an invalid request
@@ -63,6 +90,7 @@
 pub mod ids;
 pub mod log;
 pub mod openai;
+pub mod openai_stream;
 pub mod overrides;
 pub mod response;
 pub mod server;

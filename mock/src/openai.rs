@@ -1,7 +1,8 @@
-//! OpenAI Chat Completions (`POST …/v1/chat/completions`), non-streaming.
+//! OpenAI Chat Completions (`POST …/v1/chat/completions`).
 //!
 //! Response shape: the chat completion object of the OpenAI API reference,
-//! <https://platform.openai.com/docs/api-reference/chat/object>.
+//! <https://platform.openai.com/docs/api-reference/chat/object>; with
+//! `"stream": true`, the chunk stream built by [`crate::openai_stream`].
 //! Error shape (`{"error":{"message","type","param","code"}}`) and the meaning of
 //! the status codes: <https://platform.openai.com/docs/guides/error-codes>.
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::ids;
+use crate::openai_stream;
 use crate::overrides::{BadHeader, Overrides, UsageMode};
 use crate::response::MockResponse;
 use crate::usage::{self, UsageCounts};
@@ -38,6 +40,10 @@ pub struct ChatRequest {
     /// `(role, text)` of each message; array contents are the `text` of their
     /// parts joined by newlines, other contents are empty.
     pub messages: Vec<(String, String)>,
+    /// `"stream": true`.
+    pub stream: bool,
+    /// `"stream_options": {"include_usage": true}`.
+    pub include_usage: bool,
 }
 
 impl ChatRequest {
@@ -73,7 +79,14 @@ impl ChatRequest {
         } else {
             None
         };
-        (Self { model, messages }, error)
+        let flag = |pointer: &str| value.pointer(pointer).and_then(Value::as_bool) == Some(true);
+        let req = Self {
+            model,
+            messages,
+            stream: flag("/stream"),
+            include_usage: flag("/stream_options/include_usage"),
+        };
+        (req, error)
     }
 
     /// The default reply text.
@@ -129,6 +142,19 @@ pub fn chat_completions(body: &[u8], o: &Overrides) -> MockResponse {
         UsageMode::Exact(u) => Some(*u),
         UsageMode::Omit | UsageMode::Raw(_) => None,
     };
+    if req.stream {
+        return openai_stream::response(
+            &openai_stream::StreamParams {
+                id: ids::id_for("chatcmpl-mock", body),
+                model,
+                reply: &reply,
+                include_usage: req.include_usage,
+            },
+            counts.map(WireUsage::from),
+            o,
+        )
+        .with_header(HeaderName::from_static("x-request-id"), request_id(body));
+    }
     let completion = Completion {
         id: ids::id_for("chatcmpl-mock", body),
         object: "chat.completion",
@@ -156,14 +182,19 @@ pub fn chat_completions(body: &[u8], o: &Overrides) -> MockResponse {
         }
     };
     if let UsageMode::Raw(raw) = &o.usage {
-        // Spliced verbatim (even if it is not valid JSON) as the last member.
-        json.pop(); // the closing brace
-        json.push_str(",\"usage\":");
-        json.push_str(raw);
-        json.push('}');
+        splice_usage(&mut json, raw);
     }
     MockResponse::json(o.status.unwrap_or(StatusCode::OK), json)
         .with_header(HeaderName::from_static("x-request-id"), request_id(body))
+}
+
+/// Appends `"usage":<raw>` verbatim (even if it is not valid JSON) as the last
+/// member of the serialised object `json`.
+pub(crate) fn splice_usage(json: &mut String, raw: &str) {
+    json.pop(); // the closing brace
+    json.push_str(",\"usage\":");
+    json.push_str(raw);
+    json.push('}');
 }
 
 fn request_id(body: &[u8]) -> HeaderValue {

@@ -40,6 +40,8 @@ pub struct Overrides {
     pub chunk_bytes: Option<usize>,
     pub chunk_delay: Option<Duration>,
     pub content: Option<String>,
+    /// `x-mock-stream-cut`: drop the connection after this many pieces.
+    pub stream_cut: Option<usize>,
 }
 
 /// A malformed `x-mock-*` header: the mock answers 400 naming it.
@@ -57,6 +59,7 @@ pub const DELAY_MS: &str = "x-mock-delay-ms";
 pub const CHUNK_BYTES: &str = "x-mock-chunk-bytes";
 pub const CHUNK_DELAY_MS: &str = "x-mock-chunk-delay-ms";
 pub const CONTENT: &str = "x-mock-content";
+pub const STREAM_CUT: &str = "x-mock-stream-cut";
 
 impl Overrides {
     /// Reads the overrides from request headers.
@@ -104,6 +107,12 @@ impl Overrides {
                 );
         }
         o.content = text(headers, CONTENT);
+        if let Some(n) = number(headers, STREAM_CUT)? {
+            o.stream_cut = Some(usize::try_from(n).map_err(|e| BadHeader {
+                header: STREAM_CUT,
+                reason: format!("{n} is too large: {e}"),
+            })?);
+        }
         Ok(o)
     }
 }
@@ -164,6 +173,7 @@ mod tests {
             (DELAY_MS, "10"),
             (CHUNK_BYTES, "7"),
             (CONTENT, "hi there"),
+            (STREAM_CUT, "3"),
         ]));
         let o = o.unwrap();
         assert_eq!(
@@ -180,6 +190,7 @@ mod tests {
         assert_eq!(o.delay, Some(Duration::from_millis(10)));
         assert_eq!(o.chunk_bytes, Some(7));
         assert_eq!(o.content.as_deref(), Some("hi there"));
+        assert_eq!(o.stream_cut, Some(3));
     }
 
     #[test]
@@ -200,6 +211,7 @@ mod tests {
             (DELAY_MS, "-5"),
             (DELAY_MS, "60001"),
             (CHUNK_BYTES, "0"),
+            (STREAM_CUT, "-1"),
         ] {
             let err = Overrides::from_headers(&headers(&[(name, value)])).unwrap_err();
             assert_eq!(err.header, name, "{name}: {value}");

@@ -1,24 +1,32 @@
 //! API-independent response plumbing: a buffered [`MockResponse`] built by an
 //! API module, and its delivery with the `x-mock-*` delivery overrides
-//! (content type, delay, chunking) applied.
+//! (content type, delay, chunking, stream cut) applied.
 
-use std::convert::Infallible;
+use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::overrides::{Overrides, DEFAULT_CHUNK_DELAY};
+
+/// Least wait before a stream cut, so the pieces before it are flushed first.
+const CUT_FLUSH_WAIT: Duration = Duration::from_millis(10);
 
 /// A complete response before delivery.
 #[derive(Debug, Clone)]
 pub struct MockResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The whole body (for a stream, its events concatenated).
     pub body: Bytes,
+    /// A stream's events (e.g. SSE), each delivered as its own flushed chunk
+    /// with the chunk pause in between; `None` for an ordinary body.
+    pub events: Option<Vec<Bytes>>,
 }
 
 impl MockResponse {
@@ -30,6 +38,17 @@ impl MockResponse {
             status,
             headers,
             body: body.into(),
+            events: None,
+        }
+    }
+
+    /// A streamed response made of `events` (no headers yet).
+    pub fn events(status: StatusCode, events: Vec<Bytes>) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: events.concat().into(),
+            events: Some(events),
         }
     }
 
@@ -39,6 +58,7 @@ impl MockResponse {
             status,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            events: None,
         }
     }
 
@@ -58,25 +78,38 @@ impl MockResponse {
     }
 }
 
+/// The body error that makes hyper drop the connection mid-body
+/// (`x-mock-stream-cut`): no terminating chunk is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamCut;
+
+impl fmt::Display for StreamCut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stream cut by x-mock-stream-cut")
+    }
+}
+
+impl std::error::Error for StreamCut {}
+
 /// Response body: either one buffer, or chunks fed by a background task
-/// (sent with `transfer-encoding: chunked`).
+/// (sent with `transfer-encoding: chunked`; an `Err` aborts the connection).
 #[derive(Debug)]
 pub enum MockBody {
     Full(Option<Bytes>),
-    Chunked(mpsc::Receiver<Bytes>),
+    Chunked(mpsc::Receiver<Result<Bytes, StreamCut>>),
 }
 
 impl Body for MockBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = StreamCut;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, StreamCut>>> {
         match self.get_mut() {
             MockBody::Full(body) => Poll::Ready(body.take().map(|b| Ok(Frame::data(b)))),
-            MockBody::Chunked(rx) => rx.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b)))),
+            MockBody::Chunked(rx) => rx.poll_recv(cx).map(|c| c.map(|r| r.map(Frame::data))),
         }
     }
 
@@ -93,8 +126,13 @@ impl Body for MockBody {
     }
 }
 
-/// Applies `x-mock-content-type`, `x-mock-delay-ms`, `x-mock-chunk-bytes` and
-/// `x-mock-chunk-delay-ms` to `resp`.
+/// Applies `x-mock-content-type`, `x-mock-delay-ms`, `x-mock-chunk-bytes`,
+/// `x-mock-chunk-delay-ms` and `x-mock-stream-cut` to `resp`.
+///
+/// A stream's events are sent one chunk each (split further into
+/// `x-mock-chunk-bytes` pieces if set); an ordinary body is chunked only with
+/// `x-mock-chunk-bytes`. The cut counts events for a stream, chunks otherwise,
+/// and does not apply to an unchunked body.
 pub async fn deliver(mut resp: MockResponse, o: &Overrides) -> Response<MockBody> {
     if let Some(ct) = &o.content_type {
         resp.headers.insert(CONTENT_TYPE, ct.clone());
@@ -102,28 +140,58 @@ pub async fn deliver(mut resp: MockResponse, o: &Overrides) -> Response<MockBody
     if let Some(delay) = o.delay {
         tokio::time::sleep(delay).await;
     }
-    let Some(chunk) = o.chunk_bytes else {
-        return resp.into_full();
+    let pieces: Vec<Bytes> = match (resp.events.take(), o.chunk_bytes) {
+        (Some(mut events), chunk) => {
+            if let Some(n) = o.stream_cut {
+                events.truncate(n);
+            }
+            match chunk {
+                Some(size) => events.iter().flat_map(|e| split(e, size)).collect(),
+                None => events,
+            }
+        }
+        (None, Some(size)) => {
+            let mut chunks = split(&resp.body, size);
+            if let Some(n) = o.stream_cut {
+                chunks.truncate(n);
+            }
+            chunks
+        }
+        (None, None) => return resp.into_full(),
     };
     let pause = o.chunk_delay.unwrap_or(DEFAULT_CHUNK_DELAY);
     // Capacity 1: each chunk is written (and flushed) before the next is queued.
-    let (tx, rx) = mpsc::channel::<Bytes>(1);
-    let body = resp.body;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, StreamCut>>(1);
+    let cut = o.stream_cut.is_some();
     tokio::spawn(async move {
-        let mut start = 0;
-        while start < body.len() {
-            let end = start.saturating_add(chunk).min(body.len());
-            if tx.send(body.slice(start..end)).await.is_err() {
+        let count = pieces.len();
+        for (i, piece) in pieces.into_iter().enumerate() {
+            if tx.send(Ok(piece)).await.is_err() {
                 return; // client went away
             }
-            start = end;
-            if start < body.len() {
+            if i + 1 < count {
                 tokio::time::sleep(pause).await;
             }
+        }
+        if cut {
+            tokio::time::sleep(pause.max(CUT_FLUSH_WAIT)).await;
+            let _ = tx.send(Err(StreamCut)).await;
         }
     });
     let mut out = Response::new(MockBody::Chunked(rx));
     *out.status_mut() = resp.status;
     *out.headers_mut() = resp.headers;
+    out
+}
+
+/// `bytes` in pieces of at most `size` bytes (`size` > 0).
+fn split(bytes: &Bytes, size: usize) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = start.saturating_add(size.max(1)).min(bytes.len());
+        out.push(bytes.slice(start..end));
+        start = end;
+    }
     out
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use crate::log::RequestLog;
 use crate::openai::{self, ApiError};
 use crate::overrides::Overrides;
-use crate::response::{deliver, MockBody, MockResponse};
+use crate::response::{deliver, MockBody, MockResponse, StreamCut};
 
 /// Largest request body accepted (larger ones get 413).
 pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
@@ -57,12 +57,17 @@ pub async fn serve(listener: TcpListener) {
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
-                if !e.is_incomplete_message() {
+                if !e.is_incomplete_message() && !is_stream_cut(&e) {
                     eprintln!("mock-llm: connection error: {e}");
                 }
             }
         });
     }
+}
+
+/// True for the deliberate abort of `x-mock-stream-cut`.
+fn is_stream_cut(e: &hyper::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<StreamCut>())
 }
 
 async fn handle(req: Request<Incoming>, state: &State) -> Response<MockBody> {
