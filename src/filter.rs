@@ -5,11 +5,11 @@
 //! `allow_on_headers_stop_iteration`, JSON responses are held whole so the results can go out as
 //! response headers.
 
-use crate::attribution::{attribute, Attribution};
+use crate::attribution::Attribution;
 use crate::config::{Config, Provider};
-use crate::host::{Action, Body, Host, LogLevel, Map};
+use crate::host::{Action, Host, LogLevel, Map};
 use crate::metrics::Recorder;
-use crate::providers::{openai, Invalid, Problem, RequestInfo};
+use crate::providers::{Invalid, Problem, RequestInfo};
 use crate::tokens::Tokenizer;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -99,168 +99,6 @@ impl HttpFilter {
             shared,
             state: State::Start,
             reserved: 0,
-        }
-    }
-
-    pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
-        let Some(shared) = self.shared.clone() else {
-            self.state = State::Passthrough;
-            return Action::Continue;
-        };
-        let cfg = &shared.config;
-        let mut get = |name: &str| host.header(Map::RequestHeaders, name).ok().flatten();
-        let method = get(":method");
-        let path = get(":path")
-            .map(|p| String::from_utf8_lossy(&p).into_owned())
-            .unwrap_or_default();
-        let authority = get(":authority").map(|a| String::from_utf8_lossy(&a).into_owned());
-        let route = cfg.route(&path, authority.as_deref());
-        let (Some(route), Some(b"POST")) = (route, method.as_deref()) else {
-            self.state = State::Passthrough;
-            return Action::Continue;
-        };
-        let attribution = attribute(cfg, |name| {
-            host.header(Map::RequestHeaders, name).ok().flatten()
-        });
-        // Ask for an uncompressed response so it can be metered (Envoy's compressor can still
-        // compress towards the client).
-        if let Err(e) = host.remove_header(Map::RequestHeaders, "accept-encoding") {
-            host.log(
-                LogLevel::Warn,
-                &format!("tollbooth: accept-encoding: status {}", e.0),
-            );
-        }
-        if cfg.upstream_headers {
-            let tenant_header = format!("{}tenant", cfg.header_prefix);
-            self.set_or_log(
-                host,
-                Map::RequestHeaders,
-                &tenant_header,
-                &attribution.tenant,
-            );
-            for (name, _) in &cfg.attributes {
-                let header = format!("{}{name}", cfg.header_prefix);
-                match attribution.attributes.iter().find(|(n, _)| n == name) {
-                    Some((_, value)) => self.set_or_log(host, Map::RequestHeaders, &header, value),
-                    // Never forward a client's own claim for an attribute it did not send.
-                    None => {
-                        if let Err(e) = host.remove_header(Map::RequestHeaders, &header) {
-                            host.log(
-                                LogLevel::Warn,
-                                &format!("tollbooth: header {header}: status {}", e.0),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        let content_type = host
-            .header(Map::RequestHeaders, "content-type")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let problem = if !is_json(&content_type) {
-            Some((
-                Invalid::ContentType,
-                format!(
-                    "content-type `{}` is not JSON",
-                    String::from_utf8_lossy(&content_type)
-                ),
-            ))
-        } else if end_of_stream {
-            Some((Invalid::EmptyBody, "request has no body".to_string()))
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return self.invalid_request(host, &shared, problem);
-        }
-        self.state = State::Metering(Box::new(Metering {
-            provider: route.provider,
-            attribution,
-            request_body: Vec::new(),
-            request: None,
-            status: None,
-            response_parseable: false,
-            response_body: Vec::new(),
-            response_overflow: false,
-            headers_held: false,
-            request_held: 0,
-            response_held: 0,
-        }));
-        Action::Continue
-    }
-
-    pub fn on_request_body(
-        &mut self,
-        host: &mut impl Host,
-        body_size: usize,
-        end_of_stream: bool,
-    ) -> Action {
-        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
-            return Action::Continue;
-        };
-        let cfg = &shared.config;
-        if cfg.fail_closed {
-            // Hold the whole body (Pause keeps Envoy buffering) until it can be judged.
-            if body_size > cfg.hold_limit() {
-                return self.invalid_request(host, &shared, too_large(cfg.hold_limit()));
-            }
-            if !end_of_stream {
-                m.request_held = body_size;
-                return Action::Pause;
-            }
-            match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
-                Some(body) => m.request_body = body,
-                None => return self.invalid_request(host, &shared, over_budget(cfg)),
-            }
-        } else {
-            // Copy what streams past; each Continue releases it upstream at once.
-            if m.request_body.len() + body_size > cfg.max_body_bytes {
-                return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
-            }
-            match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
-                Some(chunk) => m.request_body.extend_from_slice(&chunk),
-                None => return self.invalid_request(host, &shared, over_budget(cfg)),
-            }
-            if !end_of_stream {
-                return Action::Continue;
-            }
-        }
-        self.end_request(host, &shared)
-    }
-
-    /// Request trailers end the request: the body is complete.
-    pub fn on_request_trailers(&mut self, host: &mut impl Host) -> Action {
-        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
-            return Action::Continue;
-        };
-        if shared.config.fail_closed {
-            let held = m.request_held;
-            match copy_body(host, &shared, &mut self.reserved, Body::Request, held) {
-                Some(body) => m.request_body = body,
-                None => return self.invalid_request(host, &shared, over_budget(&shared.config)),
-            }
-        }
-        self.end_request(host, &shared)
-    }
-
-    /// Parses the complete request body.
-    fn end_request(&mut self, host: &mut impl Host, shared: &Shared) -> Action {
-        let State::Metering(m) = &mut self.state else {
-            return Action::Continue;
-        };
-        let cfg = &shared.config;
-        let body = std::mem::take(&mut m.request_body);
-        let parsed = match m.provider {
-            Provider::OpenAi => openai::parse_request(&body, cfg, &shared.tokenizer),
-        };
-        match parsed {
-            Ok(info) => {
-                m.request = Some(info);
-                Action::Continue
-            }
-            Err(problem) => self.invalid_request(host, shared, problem),
         }
     }
 
@@ -367,45 +205,6 @@ impl HttpFilter {
         self.finalize(host, Target::Nowhere);
     }
 
-    /// A request that cannot be metered: one log line and a metric, then pass it through
-    /// (fail-open) or answer 400 in OpenAI's error format (fail-closed).
-    fn invalid_request(
-        &mut self,
-        host: &mut impl Host,
-        shared: &Shared,
-        (reason, detail): Problem,
-    ) -> Action {
-        let code = reason.as_str();
-        shared.metrics.borrow_mut().invalid(host, code);
-        if !shared.config.fail_closed {
-            host.log(
-                LogLevel::Warn,
-                &format!("tollbooth: request passed through unmetered ({code}): {detail}"),
-            );
-            self.state = State::Passthrough;
-            return Action::Continue;
-        }
-        host.log(
-            LogLevel::Warn,
-            &format!("tollbooth: request rejected ({code}): {detail}"),
-        );
-        self.state = State::Rejected;
-        let body = openai::error_body(
-            &format!("Request rejected by the gateway: {detail}"),
-            &format!("tollbooth_{code}"),
-        );
-        if let Err(e) =
-            host.send_local_response(400, &[("content-type", "application/json")], &body)
-        {
-            host.log(
-                LogLevel::Error,
-                &format!("tollbooth: local reply failed: status {}", e.0),
-            );
-            return Action::Continue;
-        }
-        Action::Pause
-    }
-
     fn set_or_log(&self, host: &mut impl Host, map: Map, name: &str, value: &str) {
         if let Err(e) = host.set_header(map, name, value) {
             host.log(
@@ -428,59 +227,6 @@ fn drop_content_length(host: &mut impl Host) {
     }
 }
 
-/// Copies `len` bytes of the body buffered for this callback, if the VM's copy budget allows.
-fn copy_body(
-    host: &mut impl Host,
-    shared: &Shared,
-    reserved: &mut usize,
-    body: Body,
-    len: usize,
-) -> Option<Vec<u8>> {
-    let in_use = shared.copied.get();
-    if in_use.saturating_add(len) > shared.config.max_copied_bytes_per_vm {
-        return None;
-    }
-    shared.copied.set(in_use + len);
-    *reserved += len;
-    Some(host.body(body, 0, len).unwrap_or_default())
-}
-
-/// A response copy; over the VM's budget the response is estimated instead (logged, counted).
-fn copy_response(
-    host: &mut impl Host,
-    shared: &Shared,
-    reserved: &mut usize,
-    len: usize,
-    m: &mut Metering,
-) -> Vec<u8> {
-    if let Some(bytes) = copy_body(host, shared, reserved, Body::Response, len) {
-        return bytes;
-    }
-    if !m.response_overflow {
-        let (reason, detail) = over_budget(&shared.config);
-        host.log(
-            LogLevel::Warn,
-            &format!(
-                "tollbooth: response not read ({}): {detail}",
-                reason.as_str()
-            ),
-        );
-        shared.metrics.borrow_mut().invalid(host, reason.as_str());
-    }
-    m.response_overflow = true;
-    Vec::new()
-}
-
-fn over_budget(cfg: &Config) -> Problem {
-    (
-        Invalid::OverBudget,
-        format!(
-            "this VM already copies max_copied_bytes_per_vm ({}) of bodies",
-            cfg.max_copied_bytes_per_vm
-        ),
-    )
-}
-
 fn too_large(max: usize) -> Problem {
     (
         Invalid::BodyTooLarge,
@@ -495,7 +241,11 @@ fn is_json(content_type: &[u8]) -> bool {
     base.eq_ignore_ascii_case(b"application/json")
 }
 
+mod copy;
 mod finalize;
+mod request;
+
+use copy::copy_response;
 
 #[cfg(test)]
 mod tests;

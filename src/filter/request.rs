@@ -1,0 +1,213 @@
+//! The request phase: routing and attribution at request headers, the body copied as it
+//! streams past (or held, fail-closed), parsed at its end; unmeterable requests passed through or
+//! refused.
+
+use super::copy::{copy_body, over_budget};
+use super::{is_json, too_large, HttpFilter, Metering, Shared, State};
+use crate::attribution::attribute;
+use crate::config::Provider;
+use crate::host::{Action, Body, Host, LogLevel, Map};
+use crate::providers::{openai, Invalid, Problem};
+
+impl HttpFilter {
+    pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
+        let Some(shared) = self.shared.clone() else {
+            self.state = State::Passthrough;
+            return Action::Continue;
+        };
+        let cfg = &shared.config;
+        let mut get = |name: &str| host.header(Map::RequestHeaders, name).ok().flatten();
+        let method = get(":method");
+        let path = get(":path")
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .unwrap_or_default();
+        let authority = get(":authority").map(|a| String::from_utf8_lossy(&a).into_owned());
+        let route = cfg.route(&path, authority.as_deref());
+        let (Some(route), Some(b"POST")) = (route, method.as_deref()) else {
+            self.state = State::Passthrough;
+            return Action::Continue;
+        };
+        let attribution = attribute(cfg, |name| {
+            host.header(Map::RequestHeaders, name).ok().flatten()
+        });
+        // Ask for an uncompressed response so it can be metered (Envoy's compressor can still
+        // compress towards the client).
+        if let Err(e) = host.remove_header(Map::RequestHeaders, "accept-encoding") {
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: accept-encoding: status {}", e.0),
+            );
+        }
+        if cfg.upstream_headers {
+            let tenant_header = format!("{}tenant", cfg.header_prefix);
+            self.set_or_log(
+                host,
+                Map::RequestHeaders,
+                &tenant_header,
+                &attribution.tenant,
+            );
+            for (name, _) in &cfg.attributes {
+                let header = format!("{}{name}", cfg.header_prefix);
+                match attribution.attributes.iter().find(|(n, _)| n == name) {
+                    Some((_, value)) => self.set_or_log(host, Map::RequestHeaders, &header, value),
+                    // Never forward a client's own claim for an attribute it did not send.
+                    None => {
+                        if let Err(e) = host.remove_header(Map::RequestHeaders, &header) {
+                            host.log(
+                                LogLevel::Warn,
+                                &format!("tollbooth: header {header}: status {}", e.0),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let content_type = host
+            .header(Map::RequestHeaders, "content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let problem = if !is_json(&content_type) {
+            Some((
+                Invalid::ContentType,
+                format!(
+                    "content-type `{}` is not JSON",
+                    String::from_utf8_lossy(&content_type)
+                ),
+            ))
+        } else if end_of_stream {
+            Some((Invalid::EmptyBody, "request has no body".to_string()))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return self.invalid_request(host, &shared, problem);
+        }
+        self.state = State::Metering(Box::new(Metering {
+            provider: route.provider,
+            attribution,
+            request_body: Vec::new(),
+            request: None,
+            status: None,
+            response_parseable: false,
+            response_body: Vec::new(),
+            response_overflow: false,
+            headers_held: false,
+            request_held: 0,
+            response_held: 0,
+        }));
+        Action::Continue
+    }
+
+    pub fn on_request_body(
+        &mut self,
+        host: &mut impl Host,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
+            return Action::Continue;
+        };
+        let cfg = &shared.config;
+        if cfg.fail_closed {
+            // Hold the whole body (Pause keeps Envoy buffering) until it can be judged.
+            if body_size > cfg.hold_limit() {
+                return self.invalid_request(host, &shared, too_large(cfg.hold_limit()));
+            }
+            if !end_of_stream {
+                m.request_held = body_size;
+                return Action::Pause;
+            }
+            match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
+                Some(body) => m.request_body = body,
+                None => return self.invalid_request(host, &shared, over_budget(cfg)),
+            }
+        } else {
+            // Copy what streams past; each Continue releases it upstream at once.
+            if m.request_body.len() + body_size > cfg.max_body_bytes {
+                return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
+            }
+            match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
+                Some(chunk) => m.request_body.extend_from_slice(&chunk),
+                None => return self.invalid_request(host, &shared, over_budget(cfg)),
+            }
+            if !end_of_stream {
+                return Action::Continue;
+            }
+        }
+        self.end_request(host, &shared)
+    }
+
+    /// Request trailers end the request: the body is complete.
+    pub fn on_request_trailers(&mut self, host: &mut impl Host) -> Action {
+        let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
+            return Action::Continue;
+        };
+        if shared.config.fail_closed {
+            let held = m.request_held;
+            match copy_body(host, &shared, &mut self.reserved, Body::Request, held) {
+                Some(body) => m.request_body = body,
+                None => return self.invalid_request(host, &shared, over_budget(&shared.config)),
+            }
+        }
+        self.end_request(host, &shared)
+    }
+
+    /// Parses the complete request body.
+    pub(super) fn end_request(&mut self, host: &mut impl Host, shared: &Shared) -> Action {
+        let State::Metering(m) = &mut self.state else {
+            return Action::Continue;
+        };
+        let cfg = &shared.config;
+        let body = std::mem::take(&mut m.request_body);
+        let parsed = match m.provider {
+            Provider::OpenAi => openai::parse_request(&body, cfg, &shared.tokenizer),
+        };
+        match parsed {
+            Ok(info) => {
+                m.request = Some(info);
+                Action::Continue
+            }
+            Err(problem) => self.invalid_request(host, shared, problem),
+        }
+    }
+
+    /// A request that cannot be metered: one log line and a metric, then pass it through
+    /// (fail-open) or answer 400 in OpenAI's error format (fail-closed).
+    pub(super) fn invalid_request(
+        &mut self,
+        host: &mut impl Host,
+        shared: &Shared,
+        (reason, detail): Problem,
+    ) -> Action {
+        let code = reason.as_str();
+        shared.metrics.borrow_mut().invalid(host, code);
+        if !shared.config.fail_closed {
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: request passed through unmetered ({code}): {detail}"),
+            );
+            self.state = State::Passthrough;
+            return Action::Continue;
+        }
+        host.log(
+            LogLevel::Warn,
+            &format!("tollbooth: request rejected ({code}): {detail}"),
+        );
+        self.state = State::Rejected;
+        let body = openai::error_body(
+            &format!("Request rejected by the gateway: {detail}"),
+            &format!("tollbooth_{code}"),
+        );
+        if let Err(e) =
+            host.send_local_response(400, &[("content-type", "application/json")], &body)
+        {
+            host.log(
+                LogLevel::Error,
+                &format!("tollbooth: local reply failed: status {}", e.0),
+            );
+            return Action::Continue;
+        }
+        Action::Pause
+    }
+}
