@@ -80,6 +80,17 @@ fn exchange(
     host
 }
 
+/// The default request headers with `name` set to `value` instead.
+fn replaced(name: &str, value: &str) -> Vec<(String, String)> {
+    let mut h = request_headers(&[]);
+    for (k, v) in &mut h {
+        if k == name {
+            *v = value.to_string();
+        }
+    }
+    h
+}
+
 fn get<'a>(map: &'a [(String, String)], name: &str) -> Option<&'a str> {
     map.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
@@ -251,28 +262,7 @@ fn bad_usage_is_logged_counted_and_estimated() {
 
 #[test]
 fn other_traffic_is_untouched() {
-    for headers in [
-        request_headers(&[])
-            .into_iter()
-            .map(|(k, v)| {
-                if k == ":path" {
-                    (k, "/v1/models".to_string())
-                } else {
-                    (k, v)
-                }
-            })
-            .collect(),
-        request_headers(&[])
-            .into_iter()
-            .map(|(k, v)| {
-                if k == ":method" {
-                    (k, "GET".to_string())
-                } else {
-                    (k, v)
-                }
-            })
-            .collect::<Vec<_>>(),
-    ] {
+    for headers in [replaced(":path", "/v1/models"), replaced(":method", "GET")] {
         let before = headers.clone();
         let mut host = FakeHost {
             request_headers: headers,
@@ -349,16 +339,7 @@ fn fail_closed_holds_the_body_until_judged() {
 fn wrong_content_type_and_oversized_bodies() {
     let host = exchange(
         CFG,
-        request_headers(&[])
-            .into_iter()
-            .map(|(k, v)| {
-                if k == "content-type" {
-                    (k, "text/plain".into())
-                } else {
-                    (k, v)
-                }
-            })
-            .collect(),
+        replaced("content-type", "text/plain"),
         REQUEST,
         "200",
         RESPONSE,
