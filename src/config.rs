@@ -2,24 +2,43 @@
 //! `on_configure` into an immutable, validated [`Config`] shared by every HTTP context. Every
 //! error names the field it is about, as a path (`prices.gpt-4o.input`).
 
-use crate::pricing::{Price, PriceTable};
+use crate::pricing::{Price, PriceEntry, PriceTable};
 use crate::route::PathGlob;
 use crate::tokens::Encoding;
 use std::fmt;
 
 mod raw;
-use raw::{FailMode, RawConfig, RawRoute, RawTenant};
+use raw::{FailMode, RawConfig, RawPrice, RawPriceLevel, RawRoute, RawTenant};
 
-/// Which API format a route speaks.
+/// Which provider a route fronts; the API within it is found from the path
+/// ([`crate::providers::detect`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
+    /// OpenAI and OpenAI-compatible servers.
     OpenAi,
+    Azure,
+    Anthropic,
+    /// Google Gemini API and Vertex AI.
+    Gemini,
+    Bedrock,
 }
 
 impl Provider {
+    pub const ALL: [Provider; 5] = [
+        Provider::OpenAi,
+        Provider::Azure,
+        Provider::Anthropic,
+        Provider::Gemini,
+        Provider::Bedrock,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::OpenAi => "openai",
+            Provider::Azure => "azure",
+            Provider::Anthropic => "anthropic",
+            Provider::Gemini => "gemini",
+            Provider::Bedrock => "bedrock",
         }
     }
 }
@@ -29,7 +48,8 @@ pub struct Route {
     pub path: PathGlob,
     /// `:authority` to match exactly (port ignored), or any host.
     pub host: Option<String>,
-    pub provider: Provider,
+    /// `None`: detect the provider from the path (`auto`).
+    pub provider: Option<Provider>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +80,8 @@ pub struct Config {
     pub default_encoding: Encoding,
     pub encoding_overrides: Vec<(String, Encoding)>,
     pub prices: PriceTable,
+    /// Azure OpenAI deployment name → model name, for pricing and tokenizing.
+    pub azure_deployments: Vec<(String, String)>,
     pub max_body_bytes: usize,
     /// Most the filter holds back with `Pause` (fail-closed request bodies, response bodies
     /// held for header stamping). Envoy fails a stream whose held data passes its
@@ -106,7 +128,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_BUFFER_LIMIT_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_MAX_COPIED_BYTES_PER_VM: usize = 64 * 1024 * 1024;
 const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
-pub const DEFAULT_ROUTE: &str = "/**/v1/chat/completions";
+pub const DEFAULT_ROUTE: &str = "/**";
 
 impl Config {
     /// Parses and validates the plugin configuration. An empty document means all defaults.
@@ -215,21 +237,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     }
     let mut prices = Vec::new();
     for (model, p) in raw.prices {
-        let field = |f: &str| format!("prices.{model}.{f}");
-        let input = p.input.pico_per_token(&field("input"))?;
-        let cached_input = match p.cached_input {
-            Some(c) => c.pico_per_token(&field("cached_input"))?,
-            None => input,
-        };
-        let output = p.output.pico_per_token(&field("output"))?;
-        prices.push((
-            model,
-            Price {
-                input,
-                cached_input,
-                output,
-            },
-        ));
+        prices.push((model.clone(), compile_price(&format!("prices.{model}"), p)?));
     }
     let max_body_bytes = byte_limit(
         "max_body_bytes",
@@ -263,6 +271,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         default_encoding,
         encoding_overrides,
         prices: PriceTable::new(prices),
+        azure_deployments: raw.azure.deployments.into_iter().collect(),
         max_body_bytes,
         buffer_limit_bytes,
         max_copied_bytes_per_vm,
@@ -283,6 +292,50 @@ fn byte_limit(
     }
 }
 
+fn compile_price(field: &str, raw: RawPrice) -> Result<PriceEntry, ConfigError> {
+    let (standard, long, tiers) = raw.split();
+    let standard = compile_level(field, standard)?;
+    let long_context = match long {
+        None => None,
+        Some((above, level)) => {
+            let f = format!("{field}.long_context");
+            if above == 0 {
+                return Err(err(format!("{f}.above_input_tokens"), "must be above 0"));
+            }
+            Some((above, compile_level(&f, level)?))
+        }
+    };
+    let mut service_tiers = Vec::new();
+    for (tier, level) in tiers {
+        let f = format!("{field}.service_tiers.{tier}");
+        service_tiers.push((tier, compile_level(&f, level)?));
+    }
+    Ok(PriceEntry {
+        standard,
+        long_context,
+        service_tiers,
+    })
+}
+
+/// One price level: cache reads and 5-minute writes default to the input price, 1-hour writes
+/// to the 5-minute price, output to zero (embeddings).
+fn compile_level(field: &str, raw: RawPriceLevel) -> Result<Price, ConfigError> {
+    let get = |d: &raw::Decimal, f: &str| d.pico_per_token(&format!("{field}.{f}"));
+    let input = get(&raw.input, "input")?;
+    let or = |d: &Option<raw::Decimal>, f: &str, default: u64| match d {
+        Some(d) => get(d, f),
+        None => Ok(default),
+    };
+    let cache_write_5m = or(&raw.cache_write_5m, "cache_write_5m", input)?;
+    Ok(Price {
+        input,
+        cached_input: or(&raw.cached_input, "cached_input", input)?,
+        cache_write_5m,
+        cache_write_1h: or(&raw.cache_write_1h, "cache_write_1h", cache_write_5m)?,
+        output: or(&raw.output, "output", 0)?,
+    })
+}
+
 fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError> {
     let raw = raw.unwrap_or_else(|| {
         vec![RawRoute {
@@ -299,13 +352,16 @@ fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError>
         .map(|(i, r)| {
             let path = PathGlob::parse(&r.path).map_err(|m| err(format!("routes[{i}].path"), m))?;
             let provider = match r.provider.as_deref() {
-                None | Some("openai") | Some("auto") => Provider::OpenAi,
-                Some(other) => {
-                    return Err(err(
-                        format!("routes[{i}].provider"),
-                        format!("unknown provider `{other}` (known: openai, auto)"),
-                    ))
-                }
+                None | Some("auto") => None,
+                Some(name) => match Provider::ALL.into_iter().find(|p| p.as_str() == name) {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(err(
+                            format!("routes[{i}].provider"),
+                            format!("unknown provider `{name}` (known: auto, openai, azure, anthropic, gemini, bedrock)"),
+                        ))
+                    }
+                },
             };
             let host = r.host.map(|h| h.to_ascii_lowercase());
             Ok(Route {

@@ -9,7 +9,7 @@ use crate::attribution::Attribution;
 use crate::config::{Config, Provider};
 use crate::host::{Action, Host, LogLevel, Map};
 use crate::metrics::Recorder;
-use crate::providers::{Invalid, Problem, RequestInfo};
+use crate::providers::{Endpoint, Invalid, Problem, RequestInfo};
 use crate::tokens::Tokenizer;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -49,6 +49,7 @@ enum Target {
 
 struct Metering {
     provider: Provider,
+    endpoint: Endpoint,
     attribution: Attribution,
     request_body: Vec<u8>,
     request: Option<RequestInfo>,

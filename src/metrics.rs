@@ -178,6 +178,7 @@ mod tests {
                 cached_tokens: 0,
                 reasoning_tokens: 0,
                 source: UsageSource::Provider,
+                ..Usage::default()
             },
             cost_pico: cost,
             attributes: vec![],

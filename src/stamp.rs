@@ -91,6 +91,7 @@ mod tests {
                 cached_tokens: 2,
                 reasoning_tokens: 1,
                 source: UsageSource::Provider,
+                ..Usage::default()
             },
             cost_pico: cost,
             attributes: vec![("team".into(), "search".into())],

@@ -22,15 +22,35 @@ impl UsageSource {
     }
 }
 
-/// Token counts. `cached_tokens` is included in `input_tokens`, and `reasoning_tokens` in
-/// `output_tokens`, as OpenAI reports them.
+/// Token counts, normalised across providers: `input_tokens` is every prompt token the request
+/// was billed for, cache reads (`cached_tokens`) and cache writes (`cache_write_5m_tokens`,
+/// `cache_write_1h_tokens`) included; `output_tokens` includes `reasoning_tokens`. This is how
+/// OpenAI reports usage; providers that report the parts separately (Anthropic's `input_tokens`
+/// excludes cache reads and writes; Gemini's `candidatesTokenCount` excludes
+/// `thoughtsTokenCount`) are summed into this form by their parsers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Prompt-cache reads (hits), part of `input_tokens`.
     pub cached_tokens: u64,
+    /// Prompt-cache writes with a 5-minute lifetime (Anthropic's default), part of
+    /// `input_tokens`.
+    pub cache_write_5m_tokens: u64,
+    /// Prompt-cache writes with a 1-hour lifetime, part of `input_tokens`.
+    pub cache_write_1h_tokens: u64,
     pub reasoning_tokens: u64,
     pub source: UsageSource,
+}
+
+impl Usage {
+    /// Input tokens billed at the plain input price: neither cache reads nor cache writes.
+    pub fn uncached_input_tokens(&self) -> u64 {
+        self.input_tokens
+            .saturating_sub(self.cached_tokens)
+            .saturating_sub(self.cache_write_5m_tokens)
+            .saturating_sub(self.cache_write_1h_tokens)
+    }
 }
 
 /// Largest token count taken from a provider as real. Context windows are far below this; a

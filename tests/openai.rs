@@ -181,8 +181,8 @@ fn other_traffic_passes_untouched_and_unbuffered() {
         for req in [
             Request::get("/v1/models"),
             Request::post(
-                "/v1/embeddings",
-                r#"{"model":"text-embedding-3-small","input":"x"}"#,
+                "/v1/audio/speech",
+                r#"{"model":"tts-1","input":"x","voice":"alloy"}"#,
             )
             .header("content-type", "application/json"),
             Request::new("PUT", "/v1/chat/completions")

@@ -24,11 +24,21 @@ pub(super) struct RawConfig {
     pub(super) tokenizer: RawTokenizer,
     #[serde(default)]
     pub(super) prices: BTreeMap<String, RawPrice>,
+    #[serde(default)]
+    pub(super) azure: RawAzure,
     pub(super) max_body_bytes: Option<u64>,
     pub(super) buffer_limit_bytes: Option<u64>,
     pub(super) max_copied_bytes_per_vm: Option<u64>,
     #[serde(default)]
     pub(super) fail_mode: FailMode,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAzure {
+    /// Deployment name → model name.
+    #[serde(default)]
+    pub(super) deployments: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +126,65 @@ impl Default for RawTokenizer {
 pub(super) struct RawPrice {
     pub(super) input: Decimal,
     pub(super) cached_input: Option<Decimal>,
-    pub(super) output: Decimal,
+    pub(super) cache_write_5m: Option<Decimal>,
+    pub(super) cache_write_1h: Option<Decimal>,
+    pub(super) output: Option<Decimal>,
+    pub(super) long_context: Option<RawLongContext>,
+    #[serde(default)]
+    pub(super) service_tiers: BTreeMap<String, RawPriceLevel>,
+}
+
+/// One set of per-token prices, USD per million tokens.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPriceLevel {
+    pub(super) input: Decimal,
+    pub(super) cached_input: Option<Decimal>,
+    pub(super) cache_write_5m: Option<Decimal>,
+    pub(super) cache_write_1h: Option<Decimal>,
+    pub(super) output: Option<Decimal>,
+}
+
+/// Prices for requests whose input exceeds `above_input_tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLongContext {
+    pub(super) above_input_tokens: u64,
+    pub(super) input: Decimal,
+    pub(super) cached_input: Option<Decimal>,
+    pub(super) cache_write_5m: Option<Decimal>,
+    pub(super) cache_write_1h: Option<Decimal>,
+    pub(super) output: Option<Decimal>,
+}
+
+impl RawPrice {
+    /// The standard level, the long-context level with its threshold, and the service tiers.
+    pub(super) fn split(
+        self,
+    ) -> (
+        RawPriceLevel,
+        Option<(u64, RawPriceLevel)>,
+        BTreeMap<String, RawPriceLevel>,
+    ) {
+        let standard = RawPriceLevel {
+            input: self.input,
+            cached_input: self.cached_input,
+            cache_write_5m: self.cache_write_5m,
+            cache_write_1h: self.cache_write_1h,
+            output: self.output,
+        };
+        let long = self.long_context.map(|l| {
+            let level = RawPriceLevel {
+                input: l.input,
+                cached_input: l.cached_input,
+                cache_write_5m: l.cache_write_5m,
+                cache_write_1h: l.cache_write_1h,
+                output: l.output,
+            };
+            (l.above_input_tokens, level)
+        });
+        (standard, long, self.service_tiers)
+    }
 }
 
 /// A decimal written as a JSON number or string; kept as text so it is parsed exactly.

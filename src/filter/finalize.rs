@@ -2,10 +2,9 @@
 
 use super::{HttpFilter, Metering, State, Target};
 use crate::attribution::clean_value;
-use crate::config::Provider;
 use crate::host::{Host, LogLevel, Map};
 use crate::pricing::cost_pico;
-use crate::providers::{openai, RequestInfo, ResponseInfo};
+use crate::providers::{openai, Api, RequestInfo, ResponseInfo};
 use crate::stamp::{self, Outcome};
 use crate::tokens::Tokenizer;
 use crate::usage::{Usage, UsageSource};
@@ -36,7 +35,9 @@ impl HttpFilter {
         let model = clean_value(info.model.as_deref().unwrap_or(&req.model).as_bytes())
             .unwrap_or_else(|| "unknown".into());
         let prices = &shared.config.prices;
-        let price = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
+        let entry = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
+        let tier = info.service_tier.as_deref().or(req.service_tier.as_deref());
+        let price = entry.map(|e| e.price_for(tier, info.usage.input_tokens));
         let outcome = Outcome {
             tenant: m.attribution.tenant.clone(),
             model,
@@ -87,11 +88,13 @@ fn response_info(m: &Metering, req: &RequestInfo, tok: &Tokenizer) -> ResponseIn
             usage,
             model: None,
             problem: None,
+            service_tier: None,
         };
     }
     if m.response_parseable && !m.response_overflow && !m.response_body.is_empty() {
-        return match m.provider {
-            Provider::OpenAi => openai::parse_response(&m.response_body, req, tok),
+        return match m.endpoint.api {
+            Api::OpenAiChat => openai::parse_response(&m.response_body, req, tok),
+            _ => openai::estimate_only(req, 0, None),
         };
     }
     openai::estimate_only(req, 0, None)

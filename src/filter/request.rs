@@ -5,9 +5,9 @@
 use super::copy::{copy_body, over_budget};
 use super::{is_json, too_large, HttpFilter, Metering, Shared, State};
 use crate::attribution::attribute;
-use crate::config::Provider;
 use crate::host::{Action, Body, Host, LogLevel, Map};
-use crate::providers::{openai, Invalid, Problem};
+use crate::providers::detect::detect;
+use crate::providers::{openai, Api, Invalid, Problem};
 
 impl HttpFilter {
     pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
@@ -23,7 +23,8 @@ impl HttpFilter {
             .unwrap_or_default();
         let authority = get(":authority").map(|a| String::from_utf8_lossy(&a).into_owned());
         let route = cfg.route(&path, authority.as_deref());
-        let (Some(route), Some(b"POST")) = (route, method.as_deref()) else {
+        let detected = route.and_then(|r| detect(r.provider, &path, &cfg.azure_deployments));
+        let (Some((provider, endpoint)), Some(b"POST")) = (detected, method.as_deref()) else {
             self.state = State::Passthrough;
             return Action::Continue;
         };
@@ -84,7 +85,8 @@ impl HttpFilter {
             return self.invalid_request(host, &shared, problem);
         }
         self.state = State::Metering(Box::new(Metering {
-            provider: route.provider,
+            provider,
+            endpoint,
             attribution,
             request_body: Vec::new(),
             request: None,
@@ -160,8 +162,12 @@ impl HttpFilter {
         };
         let cfg = &shared.config;
         let body = std::mem::take(&mut m.request_body);
-        let parsed = match m.provider {
-            Provider::OpenAi => openai::parse_request(&body, cfg, &shared.tokenizer),
+        let parsed = match m.endpoint.api {
+            Api::OpenAiChat => openai::parse_request(&body, &m.endpoint, cfg, &shared.tokenizer),
+            _ => Err((
+                Invalid::ContentType,
+                "this API is not metered yet".to_string(),
+            )),
         };
         match parsed {
             Ok(info) => {

@@ -1,10 +1,11 @@
 //! Provider formats. Each module turns a provider's request and response bodies into the
 //! neutral [`RequestInfo`] and [`ResponseInfo`].
 
+pub mod detect;
 pub mod openai;
 pub mod openai_stream;
 
-use crate::tokens::Encoding;
+use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
 
 /// Why a request or response could not be metered. The string form is the metric tag and the
@@ -54,6 +55,9 @@ pub struct RequestInfo {
     pub encoding: Encoding,
     /// Prompt tokens as the filter counts them.
     pub estimated_input_tokens: u64,
+    /// The service tier the request asks for (`service_tier`: `flex`, `priority`…), which
+    /// picks the price when the response does not say which tier served it.
+    pub service_tier: Option<String>,
 }
 
 /// What the filter takes from an LLM response.
@@ -64,4 +68,55 @@ pub struct ResponseInfo {
     pub model: Option<String>,
     /// Set when the response's own usage was unusable and the filter estimated instead.
     pub problem: Option<Problem>,
+    /// The service tier that served the request, when the response says (OpenAI's
+    /// `service_tier`, Anthropic's `usage.service_tier`).
+    pub service_tier: Option<String>,
+}
+
+/// The LLM API an endpoint speaks; [`detect`] finds it from the route and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI Chat Completions (`/v1/chat/completions`), also Azure and OpenAI-compatible servers.
+    OpenAiChat,
+    /// OpenAI legacy Completions (`/v1/completions`).
+    OpenAiCompletions,
+    /// OpenAI Embeddings (`/v1/embeddings`).
+    OpenAiEmbeddings,
+    /// OpenAI Responses (`/v1/responses`).
+    OpenAiResponses,
+    /// Anthropic Messages (`/v1/messages`), also on Vertex AI (`:rawPredict`).
+    AnthropicMessages,
+    /// Google Gemini API and Vertex AI `:generateContent` / `:streamGenerateContent`.
+    Gemini,
+    /// AWS Bedrock Runtime Converse / ConverseStream.
+    BedrockConverse,
+    /// AWS Bedrock Runtime InvokeModel / InvokeModelWithResponseStream (Anthropic models).
+    BedrockInvoke,
+}
+
+/// A metered endpoint: the API and what its path says about the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub api: Api,
+    /// The model named by the path (Gemini, Vertex, Bedrock) or mapped from an Azure
+    /// deployment; it stands in for a body without `model`.
+    pub model: Option<String>,
+    /// The path itself asks for a stream (`:streamGenerateContent`, `/converse-stream`,
+    /// `/invoke-with-response-stream`, `:streamRawPredict`).
+    pub stream: bool,
+}
+
+/// Meters one streamed response, event by event. The filter's framing layer (SSE, AWS
+/// eventstream, Gemini's JSON-array stream) calls [`StreamMeter::on_event`] for every complete
+/// event, then [`StreamMeter::finish`] once at the end of the exchange.
+pub trait StreamMeter {
+    /// One event: `event` is the SSE `event` field (empty when absent), the eventstream
+    /// `:event-type` header (`:exception-type` for exceptions), or empty for a JSON-array
+    /// element; `data` is the SSE data, the eventstream payload, or the element's JSON.
+    fn on_event(&mut self, event: &[u8], data: &[u8]);
+    /// The usage of the stream: the provider's when it reported usable counts, otherwise an
+    /// estimate from the request and the streamed deltas. `completed` says the stream ended
+    /// normally (not a reset or a client disconnect).
+    fn finish(self: Box<Self>, req: &RequestInfo, tok: &Tokenizer, completed: bool)
+        -> ResponseInfo;
 }

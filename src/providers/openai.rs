@@ -4,7 +4,7 @@
 //! per message, 1 more per `name`, 3 to prime the reply, plus its function-definition formula
 //! for `tools`.
 
-use super::{Invalid, Problem, RequestInfo, ResponseInfo};
+use super::{Api, Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
 use crate::usage::{read_count, Usage, UsageSource};
@@ -16,6 +16,13 @@ const REPLY_PRIMING: u64 = 3;
 /// An image part's minimum cost (a low-detail image; OpenAI "Images and vision" guide). The
 /// real figure depends on the image size, which the filter does not decode.
 const IMAGE_PART_TOKENS: u64 = 85;
+
+/// The endpoint of a plain Chat Completions route.
+pub const CHAT: Endpoint = Endpoint {
+    api: Api::OpenAiChat,
+    model: None,
+    stream: false,
+};
 
 /// Parses a JSON body into an object, classifying failures.
 pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
@@ -35,10 +42,20 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Problem> {
     }
 }
 
-/// Reads a Chat Completions request and estimates its prompt tokens.
-pub fn parse_request(body: &[u8], cfg: &Config, tok: &Tokenizer) -> Result<RequestInfo, Problem> {
+/// Reads a Chat Completions request and estimates its prompt tokens. The model is the body's
+/// `model`, else the one the path names (an Azure deployment).
+pub fn parse_request(
+    body: &[u8],
+    ep: &Endpoint,
+    cfg: &Config,
+    tok: &Tokenizer,
+) -> Result<RequestInfo, Problem> {
     let req = parse_object(body)?;
-    let model = match req.get("model").and_then(Value::as_str) {
+    let model = match req
+        .get("model")
+        .and_then(Value::as_str)
+        .or(ep.model.as_deref())
+    {
         Some(m) if !m.is_empty() => m.to_string(),
         _ => {
             return Err((
@@ -59,6 +76,10 @@ pub fn parse_request(body: &[u8], cfg: &Config, tok: &Tokenizer) -> Result<Reque
         estimated_input_tokens: estimate_prompt_tokens(&req, encoding, tok),
         encoding,
         model,
+        service_tier: req
+            .get("service_tier")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -202,6 +223,10 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
             usage,
             model,
             problem: None,
+            service_tier: resp
+                .get("service_tier")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         },
         None => {
             let output = output_tokens(&resp, req.encoding, tok);
@@ -240,6 +265,7 @@ pub(crate) fn provider_usage(u: &Value) -> Result<Usage, String> {
         cached_tokens: cached,
         reasoning_tokens: reasoning,
         source: UsageSource::Provider,
+        ..Usage::default()
     })
 }
 
@@ -275,6 +301,7 @@ pub fn estimate_only(req: &RequestInfo, output: u64, problem: Option<Problem>) -
         usage,
         model: None,
         problem,
+        service_tier: None,
     }
 }
 

@@ -145,6 +145,7 @@ pub struct StreamMeter {
     /// Delta bytes that arrived past the cap (only measured).
     dropped_bytes: u64,
     finish_reasons: BTreeMap<u64, String>,
+    service_tier: Option<String>,
     /// The latest non-null `usage`, validated.
     usage: Option<Result<Usage, String>>,
     error: Option<Value>,
@@ -166,6 +167,7 @@ impl StreamMeter {
             expects_usage,
             max_text_bytes,
             model: None,
+            service_tier: None,
             texts: BTreeMap::new(),
             kept_bytes: 0,
             dropped_bytes: 0,
@@ -199,6 +201,9 @@ impl StreamMeter {
                 .and_then(Value::as_str)
                 .filter(|m| !m.is_empty())
                 .map(str::to_string);
+        }
+        if let Some(tier) = chunk.get("service_tier").and_then(Value::as_str) {
+            self.service_tier = Some(tier.to_string());
         }
         if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
             self.usage = Some(provider_usage(u));
@@ -347,6 +352,7 @@ impl StreamMeter {
                     usage: *usage,
                     model: self.model,
                     problem: None,
+                    service_tier: self.service_tier,
                 }
             }
             Some(Err(detail)) => Some((Invalid::BadUsage, detail.clone())),
@@ -361,6 +367,21 @@ impl StreamMeter {
             model: self.model,
             ..estimate_only(req, output, problem)
         }
+    }
+}
+
+impl super::StreamMeter for StreamMeter {
+    fn on_event(&mut self, _event: &[u8], data: &[u8]) {
+        StreamMeter::on_event(self, data);
+    }
+
+    fn finish(
+        self: Box<Self>,
+        req: &RequestInfo,
+        tok: &Tokenizer,
+        completed: bool,
+    ) -> ResponseInfo {
+        StreamMeter::finish(*self, req, tok, completed)
     }
 }
 

@@ -31,7 +31,7 @@ fn cookbook_messages_match_what_openai_reported() {
     for (model, body, expected) in cookbook(include_str!(
         "../../../tests/fixtures/openai/cookbook_chat.json"
     )) {
-        let info = parse_request(&body, &cfg(), tokenizer()).unwrap();
+        let info = parse_request(&body, &CHAT, &cfg(), tokenizer()).unwrap();
         assert_eq!(info.estimated_input_tokens, expected, "{model}");
     }
 }
@@ -41,7 +41,7 @@ fn cookbook_tools_match_what_openai_reported() {
     for (model, body, expected) in cookbook(include_str!(
         "../../../tests/fixtures/openai/cookbook_tools.json"
     )) {
-        let info = parse_request(&body, &cfg(), tokenizer()).unwrap();
+        let info = parse_request(&body, &CHAT, &cfg(), tokenizer()).unwrap();
         assert_eq!(info.estimated_input_tokens, expected, "{model}");
     }
 }
@@ -49,7 +49,7 @@ fn cookbook_tools_match_what_openai_reported() {
 #[test]
 fn request_fields() {
     let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":50,"max_tokens":9,"n":2,"stream":true,"user":"u-1"}"#;
-    let info = parse_request(body, &cfg(), tokenizer()).unwrap();
+    let info = parse_request(body, &CHAT, &cfg(), tokenizer()).unwrap();
     assert_eq!(info.model, "gpt-4o");
     assert_eq!(info.max_output_tokens, Some(50));
     assert_eq!(info.choices, 2);
@@ -63,10 +63,10 @@ fn content_parts_tool_calls_and_tool_results_are_counted() {
     let t = tokenizer();
     let plain = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Describe this picture please"}]}"#;
     let parts = br#"{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"Describe this picture please"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}"#;
-    let a = parse_request(plain, &cfg(), t)
+    let a = parse_request(plain, &CHAT, &cfg(), t)
         .unwrap()
         .estimated_input_tokens;
-    let b = parse_request(parts, &cfg(), t)
+    let b = parse_request(parts, &CHAT, &cfg(), t)
         .unwrap()
         .estimated_input_tokens;
     assert_eq!(
@@ -76,10 +76,10 @@ fn content_parts_tool_calls_and_tool_results_are_counted() {
     );
     let with_call = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"18C and sunny"}]}"#;
     let without = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Weather?"}]}"#;
-    let extra = parse_request(with_call, &cfg(), t)
+    let extra = parse_request(with_call, &CHAT, &cfg(), t)
         .unwrap()
         .estimated_input_tokens
-        - parse_request(without, &cfg(), t)
+        - parse_request(without, &CHAT, &cfg(), t)
             .unwrap()
             .estimated_input_tokens;
     let expected = 2 * TOKENS_PER_MESSAGE
@@ -105,7 +105,7 @@ fn bad_requests_are_classified() {
     ];
     for (body, want) in cases {
         assert_eq!(
-            parse_request(body, &cfg(), t).unwrap_err().0,
+            parse_request(body, &CHAT, &cfg(), t).unwrap_err().0,
             want,
             "{}",
             String::from_utf8_lossy(body)
@@ -113,7 +113,9 @@ fn bad_requests_are_classified() {
     }
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(
-        parse_request(deep.as_bytes(), &cfg(), t).unwrap_err().0,
+        parse_request(deep.as_bytes(), &CHAT, &cfg(), t)
+            .unwrap_err()
+            .0,
         Invalid::InvalidJson
     );
 }
@@ -127,6 +129,7 @@ fn request(model: &str) -> RequestInfo {
         user: None,
         encoding: Encoding::O200kBase,
         estimated_input_tokens: 42,
+        service_tier: None,
     }
 }
 
@@ -147,7 +150,8 @@ fn documented_response_usage_is_read() {
             output_tokens: 46,
             cached_tokens: 0,
             reasoning_tokens: 0,
-            source: UsageSource::Provider
+            source: UsageSource::Provider,
+            ..Usage::default()
         }
     );
 }

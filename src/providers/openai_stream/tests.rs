@@ -14,6 +14,8 @@ const TOOLS: &[u8] = include_bytes!("../../../tests/fixtures/openai/chat_stream_
 /// The text the deltas of [`CHAT`] spell out.
 const CHAT_TEXT: &str = "Hello! Ça va? 👋";
 
+use crate::providers::openai::CHAT as CHAT_ENDPOINT;
+
 fn request(model: &str) -> RequestInfo {
     let body = json!({
         "model": model,
@@ -21,7 +23,13 @@ fn request(model: &str) -> RequestInfo {
         "stream": true,
     });
     let cfg = Config::parse(b"{}").unwrap();
-    parse_request(&serde_json::to_vec(&body).unwrap(), &cfg, tokenizer()).unwrap()
+    parse_request(
+        &serde_json::to_vec(&body).unwrap(),
+        &CHAT_ENDPOINT,
+        &cfg,
+        tokenizer(),
+    )
+    .unwrap()
 }
 
 /// The data of every event of an SSE stream pushed in the given pieces.
@@ -149,6 +157,7 @@ fn documented_stream_gives_the_provider_usage_split_at_every_byte() {
         cached_tokens: 0,
         reasoning_tokens: 0,
         source: UsageSource::Provider,
+        ..Usage::default()
     };
     let req = request("gpt-4o-mini");
     for cut in 0..=CHAT.len() {
@@ -323,6 +332,7 @@ fn cached_and_reasoning_details_are_taken() {
             cached_tokens: 1920,
             reasoning_tokens: 256,
             source: UsageSource::Provider,
+            ..Usage::default()
         }
     );
 }
