@@ -46,6 +46,19 @@ impl Host for WasmHost {
         };
         sys::get_buffer(buffer, start, len)
     }
+    fn set_body(
+        &mut self,
+        body: Body,
+        start: usize,
+        len: usize,
+        data: &[u8],
+    ) -> Result<(), HostError> {
+        let buffer = match body {
+            Body::Request => sys::BUFFER_REQUEST_BODY,
+            Body::Response => sys::BUFFER_RESPONSE_BODY,
+        };
+        sys::set_buffer(buffer, start, len, data)
+    }
     fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError> {
         sys::set_property(path, value)
     }

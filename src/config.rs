@@ -72,6 +72,8 @@ pub struct Config {
     pub headers_wait_for_body: bool,
     pub header_prefix: String,
     pub upstream_headers: bool,
+    /// End a metered SSE stream with a `: tollbooth {…}` comment line.
+    pub sse_comment: bool,
     /// Property path for the filter state (Envoy key `wasm.<name>`); `None` disables it.
     pub filter_state: Option<String>,
     pub metrics_prefix: String,
@@ -264,6 +266,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         headers_wait_for_body: raw.allow_on_headers_stop_iteration,
         header_prefix,
         upstream_headers: raw.stamp.upstream_headers,
+        sse_comment: raw.stamp.sse_comment,
         filter_state,
         metrics_prefix,
         max_tenants: usize::try_from(raw.metrics.max_tenants).unwrap_or(100),

@@ -86,6 +86,27 @@ impl Host for FakeHost {
             .to_vec())
     }
 
+    fn set_body(
+        &mut self,
+        body: Body,
+        start: usize,
+        len: usize,
+        data: &[u8],
+    ) -> Result<(), HostError> {
+        let buf = match body {
+            Body::Request => &mut self.request_body,
+            Body::Response => &mut self.response_body,
+        };
+        if start == 0 {
+            buf.splice(..len.min(buf.len()), data.iter().copied());
+        } else if start >= buf.len() {
+            buf.extend_from_slice(data);
+        } else {
+            return Err(HostError(2));
+        }
+        Ok(())
+    }
+
     fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError> {
         self.properties.insert(path.to_string(), value.to_vec());
         Ok(())

@@ -50,6 +50,16 @@ enum Target {
 struct Metering {
     provider: Provider,
     endpoint: Endpoint,
+    /// The request body is held until complete, so it can be rewritten.
+    hold_request: bool,
+    /// The upstream was asked to report usage in the stream.
+    expects_usage: bool,
+    /// Remove the usage-only chunk from the stream (the filter asked for it, the client did not).
+    strip_usage: bool,
+    /// A streamed response being metered event by event.
+    stream: Option<Box<ResponseStream>>,
+    /// The streamed response reached its end (not cut by a reset or a disconnect).
+    stream_ended: bool,
     attribution: Attribution,
     request_body: Vec<u8>,
     request: Option<RequestInfo>,
@@ -122,6 +132,10 @@ impl HttpFilter {
             .as_deref()
             .is_none_or(|e| e.trim_ascii().eq_ignore_ascii_case(b"identity"));
         m.response_parseable = is_json(&content_type) && identity;
+        let ok = m.status.is_some_and(|s| (200..300).contains(&s));
+        if ok && identity && !end_of_stream {
+            m.stream = stream_for(m, &content_type, &shared);
+        }
         if !identity {
             let e = String::from_utf8_lossy(encoding.as_deref().unwrap_or_default()).into_owned();
             host.log(
@@ -137,7 +151,8 @@ impl HttpFilter {
             self.finalize(host, Target::ResponseHeaders);
             return Action::Continue;
         }
-        if shared.config.headers_wait_for_body && m.response_parseable {
+        // Streams stay streams: only a whole JSON body is held for header stamping.
+        if shared.config.headers_wait_for_body && m.response_parseable && m.stream.is_none() {
             m.headers_held = true;
             return Action::Pause;
         }
@@ -154,6 +169,9 @@ impl HttpFilter {
         let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
             return Action::Continue;
         };
+        if m.stream.is_some() {
+            return self.stream_body(host, &shared, body_size, end_of_stream);
+        }
         if m.headers_held {
             if end_of_stream {
                 m.response_body = copy_response(host, &shared, &mut self.reserved, body_size, m);
@@ -191,7 +209,17 @@ impl HttpFilter {
         let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
             return Action::Continue;
         };
-        if m.headers_held {
+        if let Some(stream) = m.stream.as_mut() {
+            let (_, held) = stream.end();
+            m.stream_ended = true;
+            if !held.is_empty() {
+                host.log(
+                    LogLevel::Warn,
+                    "tollbooth: response trailers arrived inside an event; its bytes are dropped",
+                );
+            }
+            self.finalize(host, Target::ResponseTrailers);
+        } else if m.headers_held {
             let held = m.response_held;
             m.response_body = copy_response(host, &shared, &mut self.reserved, held, m);
             self.finalize(host, Target::ResponseHeaders);
@@ -245,8 +273,14 @@ fn is_json(content_type: &[u8]) -> bool {
 mod copy;
 mod finalize;
 mod request;
+mod stream;
+mod streaming;
 
 use copy::copy_response;
+use stream::ResponseStream;
+use streaming::stream_for;
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

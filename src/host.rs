@@ -46,6 +46,17 @@ pub trait Host {
     fn remove_header(&mut self, map: Map, name: &str) -> Result<(), HostError>;
     /// Bytes `start..start+len` of the body buffered for the current callback.
     fn body(&mut self, body: Body, start: usize, len: usize) -> Result<Vec<u8>, HostError>;
+    /// Changes the body buffered for the current callback as Envoy's `Buffer::copyFrom` via
+    /// `proxy_set_buffer_bytes` does: `start == 0` replaces the first `len` bytes with `data`
+    /// (`len` ≥ the buffered size replaces it all); `start` ≥ the buffered size appends `data`;
+    /// anything else is `BadArgument`.
+    fn set_body(
+        &mut self,
+        body: Body,
+        start: usize,
+        len: usize,
+        data: &[u8],
+    ) -> Result<(), HostError>;
     fn set_property(&mut self, path: &str, value: &[u8]) -> Result<(), HostError>;
     fn send_local_response(
         &mut self,

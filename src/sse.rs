@@ -33,6 +33,9 @@
 
 use std::borrow::Cow;
 
+mod blocks;
+pub use blocks::block_end;
+
 /// The default cap on held bytes: 1 MiB, Envoy's default per-connection buffer limit.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 

@@ -73,6 +73,14 @@ pub fn filter_state(outcome: &Outcome) -> String {
     .to_string()
 }
 
+/// The final SSE comment line of a metered stream: `: tollbooth ` and the filter-state JSON
+/// object, then a blank line. SSE clients ignore comment lines (WHATWG HTML §9.2.6: a line
+/// starting with a colon is ignored), so this reaches only readers that look for it. The JSON
+/// has no line breaks (serde_json escapes them in strings).
+pub fn sse_comment(outcome: &Outcome) -> Vec<u8> {
+    format!(": tollbooth {}\n\n", filter_state(outcome)).into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,13 @@ extern "C" {
         out: *mut *mut u8,
         out_size: *mut usize,
     ) -> u32;
+    fn proxy_set_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        size: usize,
+        data: *const u8,
+        data_size: usize,
+    ) -> u32;
     fn proxy_set_property(
         path: *const u8,
         path_size: usize,
@@ -144,6 +151,11 @@ pub fn get_buffer(buffer: u32, start: usize, max_size: usize) -> Result<Vec<u8>,
         STATUS_NOT_FOUND => Ok(Vec::new()),
         other => Err(HostError(other)),
     }
+}
+
+pub fn set_buffer(buffer: u32, start: usize, len: usize, data: &[u8]) -> Result<(), HostError> {
+    // SAFETY: valid slice.
+    status(unsafe { proxy_set_buffer_bytes(buffer, start, len, data.as_ptr(), data.len()) })
 }
 
 pub fn set_property(path: &str, value: &[u8]) -> Result<(), HostError> {

@@ -75,6 +75,7 @@ pub(super) struct RawStamp {
     pub(super) header_prefix: String,
     pub(super) upstream_headers: bool,
     pub(super) filter_state: String,
+    pub(super) sse_comment: bool,
 }
 
 impl Default for RawStamp {
@@ -83,6 +84,7 @@ impl Default for RawStamp {
             header_prefix: "x-llm-".into(),
             upstream_headers: true,
             filter_state: "tollbooth".into(),
+            sse_comment: true,
         }
     }
 }

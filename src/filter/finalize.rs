@@ -11,16 +11,22 @@ use crate::usage::{Usage, UsageSource};
 
 impl HttpFilter {
     /// Meters the exchange once: prices the usage, stamps it to `target`, sets the filter
-    /// state and counts it in the metrics.
-    pub(super) fn finalize(&mut self, host: &mut impl Host, target: Target) {
-        let (Some(shared), State::Metering(m)) = (
+    /// state and counts it in the metrics. Returns what was metered, the first time.
+    pub(super) fn finalize(&mut self, host: &mut impl Host, target: Target) -> Option<Outcome> {
+        let (Some(shared), State::Metering(mut m)) = (
             self.shared.clone(),
             std::mem::replace(&mut self.state, State::Done),
         ) else {
-            return;
+            return None;
         };
-        let Some(req) = &m.request else { return };
-        let info = response_info(&m, req, &shared.tokenizer);
+        let req = m.request.take()?;
+        let req = &req;
+        let info = match m.stream.as_mut().and_then(|s| s.meter.take()) {
+            Some(meter) if ok_status(m.status) => {
+                meter.finish(req, &shared.tokenizer, m.stream_ended)
+            }
+            _ => response_info(&m, req, &shared.tokenizer),
+        };
         if let Some((reason, detail)) = &info.problem {
             host.log(
                 LogLevel::Warn,
@@ -74,12 +80,17 @@ impl HttpFilter {
             }
         }
         shared.metrics.borrow_mut().record(host, &outcome);
+        Some(outcome)
     }
+}
+
+fn ok_status(status: Option<u16>) -> bool {
+    status.is_none_or(|s| (200..300).contains(&s))
 }
 
 /// Usage for a finished (or abandoned) exchange.
 fn response_info(m: &Metering, req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
-    if m.status.is_some_and(|s| !(200..300).contains(&s)) {
+    if !ok_status(m.status) {
         let usage = Usage {
             source: UsageSource::None,
             ..Usage::default()

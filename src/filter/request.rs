@@ -7,7 +7,8 @@ use super::{is_json, too_large, HttpFilter, Metering, Shared, State};
 use crate::attribution::attribute;
 use crate::host::{Action, Body, Host, LogLevel, Map};
 use crate::providers::detect::detect;
-use crate::providers::{openai, Api, Invalid, Problem};
+use crate::providers::openai_stream::prepare_stream_request;
+use crate::providers::{self, openai, Api, Invalid, Problem};
 
 impl HttpFilter {
     pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
@@ -24,6 +25,7 @@ impl HttpFilter {
         let authority = get(":authority").map(|a| String::from_utf8_lossy(&a).into_owned());
         let route = cfg.route(&path, authority.as_deref());
         let detected = route.and_then(|r| detect(r.provider, &path, &cfg.azure_deployments));
+        let detected = detected.filter(|(_, e)| providers::supported(e.api));
         let (Some((provider, endpoint)), Some(b"POST")) = (detected, method.as_deref()) else {
             self.state = State::Passthrough;
             return Action::Continue;
@@ -84,9 +86,32 @@ impl HttpFilter {
         if let Some(problem) = problem {
             return self.invalid_request(host, &shared, problem);
         }
+        // A streamed OpenAI request may need `stream_options.include_usage` added (a body
+        // rewrite), so the body is held until complete when it fits; its content-length is
+        // dropped now, while the headers can still change, and Envoy sends the body chunked.
+        let declared = host
+            .header(Map::RequestHeaders, "content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<usize>().ok());
+        let hold_for_rewrite = matches!(endpoint.api, Api::OpenAiChat | Api::OpenAiCompletions)
+            && declared.is_none_or(|n| n <= cfg.hold_limit());
+        if hold_for_rewrite && declared.is_some() {
+            if let Err(e) = host.remove_header(Map::RequestHeaders, "content-length") {
+                host.log(
+                    LogLevel::Warn,
+                    &format!("tollbooth: request content-length: status {}", e.0),
+                );
+            }
+        }
         self.state = State::Metering(Box::new(Metering {
             provider,
             endpoint,
+            hold_request: hold_for_rewrite,
+            expects_usage: false,
+            strip_usage: false,
+            stream: None,
+            stream_ended: false,
             attribution,
             request_body: Vec::new(),
             request: None,
@@ -111,10 +136,26 @@ impl HttpFilter {
             return Action::Continue;
         };
         let cfg = &shared.config;
-        if cfg.fail_closed {
-            // Hold the whole body (Pause keeps Envoy buffering) until it can be judged.
+        if cfg.fail_closed || m.hold_request {
+            // Hold the whole body (Pause keeps Envoy buffering) until it can be judged or
+            // rewritten.
             if body_size > cfg.hold_limit() {
-                return self.invalid_request(host, &shared, too_large(cfg.hold_limit()));
+                if cfg.fail_closed {
+                    return self.invalid_request(host, &shared, too_large(cfg.hold_limit()));
+                }
+                // Too large to hold for a rewrite: copy what is buffered and let it all go.
+                if body_size > cfg.max_body_bytes {
+                    return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
+                }
+                m.hold_request = false;
+                match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
+                    Some(body) => m.request_body = body,
+                    None => return self.invalid_request(host, &shared, over_budget(cfg)),
+                }
+                if !end_of_stream {
+                    return Action::Continue;
+                }
+                return self.end_request(host, &shared, None);
             }
             if !end_of_stream {
                 m.request_held = body_size;
@@ -124,20 +165,20 @@ impl HttpFilter {
                 Some(body) => m.request_body = body,
                 None => return self.invalid_request(host, &shared, over_budget(cfg)),
             }
-        } else {
-            // Copy what streams past; each Continue releases it upstream at once.
-            if m.request_body.len() + body_size > cfg.max_body_bytes {
-                return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
-            }
-            match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
-                Some(chunk) => m.request_body.extend_from_slice(&chunk),
-                None => return self.invalid_request(host, &shared, over_budget(cfg)),
-            }
-            if !end_of_stream {
-                return Action::Continue;
-            }
+            return self.end_request(host, &shared, Some(body_size));
         }
-        self.end_request(host, &shared)
+        // Copy what streams past; each Continue releases it upstream at once.
+        if m.request_body.len() + body_size > cfg.max_body_bytes {
+            return self.invalid_request(host, &shared, too_large(cfg.max_body_bytes));
+        }
+        match copy_body(host, &shared, &mut self.reserved, Body::Request, body_size) {
+            Some(chunk) => m.request_body.extend_from_slice(&chunk),
+            None => return self.invalid_request(host, &shared, over_budget(cfg)),
+        }
+        if !end_of_stream {
+            return Action::Continue;
+        }
+        self.end_request(host, &shared, None)
     }
 
     /// Request trailers end the request: the body is complete.
@@ -145,18 +186,25 @@ impl HttpFilter {
         let (Some(shared), State::Metering(m)) = (self.shared.clone(), &mut self.state) else {
             return Action::Continue;
         };
-        if shared.config.fail_closed {
+        if shared.config.fail_closed || m.hold_request {
             let held = m.request_held;
             match copy_body(host, &shared, &mut self.reserved, Body::Request, held) {
                 Some(body) => m.request_body = body,
                 None => return self.invalid_request(host, &shared, over_budget(&shared.config)),
             }
+            return self.end_request(host, &shared, Some(held));
         }
-        self.end_request(host, &shared)
+        self.end_request(host, &shared, None)
     }
 
-    /// Parses the complete request body.
-    pub(super) fn end_request(&mut self, host: &mut impl Host, shared: &Shared) -> Action {
+    /// Parses the complete request body. `held` is the size of the buffered body when all of
+    /// it is still held (so it can be rewritten).
+    pub(super) fn end_request(
+        &mut self,
+        host: &mut impl Host,
+        shared: &Shared,
+        held: Option<usize>,
+    ) -> Action {
         let State::Metering(m) = &mut self.state else {
             return Action::Continue;
         };
@@ -169,13 +217,36 @@ impl HttpFilter {
                 "this API is not metered yet".to_string(),
             )),
         };
-        match parsed {
-            Ok(info) => {
-                m.request = Some(info);
-                Action::Continue
+        let info = match parsed {
+            Ok(info) => info,
+            Err(problem) => return self.invalid_request(host, shared, problem),
+        };
+        if info.stream && matches!(m.endpoint.api, Api::OpenAiChat | Api::OpenAiCompletions) {
+            if let Some(plan) = prepare_stream_request(&body) {
+                m.expects_usage = plan.client_asked_for_usage;
+                match (plan.body, held) {
+                    (Some(new), Some(size)) => {
+                        match host.set_body(Body::Request, 0, size, &new) {
+                            Ok(()) => {
+                                m.expects_usage = true;
+                                m.strip_usage = true;
+                            }
+                            Err(e) => host.log(
+                                LogLevel::Warn,
+                                &format!("tollbooth: include_usage not set: status {}", e.0),
+                            ),
+                        }
+                    }
+                    (Some(_), None) => host.log(
+                        LogLevel::Info,
+                        "tollbooth: streamed request too large to add include_usage; output will be estimated",
+                    ),
+                    (None, _) => {}
+                }
             }
-            Err(problem) => self.invalid_request(host, shared, problem),
         }
+        m.request = Some(info);
+        Action::Continue
     }
 
     /// A request that cannot be metered: one log line and a metric, then pass it through

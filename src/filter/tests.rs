@@ -365,13 +365,19 @@ fn chunked_request_body_is_reassembled() {
     };
     let mut f = HttpFilter::new(Some(shared(CFG)));
     f.on_request_headers(&mut host, false);
+    // A Chat Completions body is held (it may need `include_usage`): Pause keeps Envoy
+    // buffering, so each callback sees everything so far, until the last one.
     let chunks: Vec<&[u8]> = REQUEST.chunks(7).collect();
     for (i, chunk) in chunks.iter().enumerate() {
-        host.request_body = chunk.to_vec(); // Continue released the previous chunk.
-        assert_eq!(
-            f.on_request_body(&mut host, chunk.len(), i == chunks.len() - 1),
+        host.request_body.extend_from_slice(chunk);
+        let last = i == chunks.len() - 1;
+        let expected = if last {
             Action::Continue
-        );
+        } else {
+            Action::Pause
+        };
+        let size = host.request_body.len();
+        assert_eq!(f.on_request_body(&mut host, size, last), expected);
     }
     host.response_headers = vec![
         (":status".into(), "200".into()),
@@ -488,7 +494,7 @@ fn json_response_headers(len: usize) -> Vec<(String, String)> {
 
 #[test]
 fn request_trailers_end_the_request() {
-    // Fail-open: the copied chunks are parsed when the trailers arrive.
+    // The held body is read from the buffer when the trailers arrive.
     let mut host = FakeHost {
         request_headers: request_headers(&[]),
         ..FakeHost::default()
@@ -498,7 +504,7 @@ fn request_trailers_end_the_request() {
     host.request_body = REQUEST.to_vec();
     assert_eq!(
         f.on_request_body(&mut host, REQUEST.len(), false),
-        Action::Continue
+        Action::Pause
     );
     assert_eq!(f.on_request_trailers(&mut host), Action::Continue);
     host.response_headers = json_response_headers(RESPONSE.len());

@@ -120,3 +120,17 @@ pub trait StreamMeter {
     fn finish(self: Box<Self>, req: &RequestInfo, tok: &Tokenizer, completed: bool)
         -> ResponseInfo;
 }
+
+/// Whether the filter meters `api` yet; other detected APIs pass through unmetered.
+pub fn supported(api: Api) -> bool {
+    matches!(api, Api::OpenAiChat)
+}
+
+/// A meter for a streamed response of `api`; `expects_usage` says the upstream was asked to
+/// report usage in the stream (OpenAI's `include_usage`).
+pub fn stream_meter(api: Api, expects_usage: bool) -> Option<Box<dyn StreamMeter>> {
+    match api {
+        Api::OpenAiChat => Some(Box::new(openai_stream::StreamMeter::new(expects_usage))),
+        _ => None,
+    }
+}

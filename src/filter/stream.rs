@@ -1,0 +1,137 @@
+//! A streamed response on its way through: the framing (SSE or AWS eventstream) is parsed
+//! incrementally and every complete event goes to the API's [`StreamMeter`]. Bytes pass on
+//! unchanged, except that the usage-only chunk the filter itself asked OpenAI for is removed
+//! for a client that did not ask for it.
+//!
+//! To remove that chunk, the bytes of an event are forwarded only once the event is complete
+//! (its blank line has arrived), so that a whole event can be dropped. An SSE client can do
+//! nothing with part of an event, so this delays nothing a client could use.
+
+use crate::eventstream::{self, Decoder};
+use crate::providers::openai_stream::is_usage_only_chunk;
+use crate::providers::StreamMeter;
+use crate::sse::{block_end, EndOfStream, SseParser};
+
+/// How the response body is framed.
+pub(super) enum Framing {
+    Sse(SseParser),
+    EventStream(Decoder),
+}
+
+pub(super) struct ResponseStream {
+    framing: Framing,
+    pub(super) meter: Option<Box<dyn StreamMeter>>,
+    /// Remove OpenAI's usage-only chunk: the filter set `include_usage`, the client did not.
+    strip_usage: bool,
+    /// While stripping: the start of an event whose blank line has not arrived yet.
+    pending: Vec<u8>,
+    /// Why the stream could not be parsed any more, for the log.
+    pub(super) broken: Option<String>,
+}
+
+impl ResponseStream {
+    pub(super) fn new(framing: Framing, meter: Box<dyn StreamMeter>, strip_usage: bool) -> Self {
+        let strip_usage = strip_usage && matches!(framing, Framing::Sse(_));
+        Self {
+            framing,
+            meter: Some(meter),
+            strip_usage,
+            pending: Vec::new(),
+            broken: None,
+        }
+    }
+
+    pub(super) fn is_sse(&self) -> bool {
+        matches!(self.framing, Framing::Sse(_))
+    }
+
+    /// Meters one chunk. Returns the bytes to forward in its place when they differ from it.
+    pub(super) fn push(&mut self, chunk: &[u8]) -> Option<Vec<u8>> {
+        if !self.strip_usage {
+            self.parse(chunk);
+            return None;
+        }
+        let held = std::mem::take(&mut self.pending);
+        let joined;
+        let input: &[u8] = if held.is_empty() {
+            chunk
+        } else {
+            joined = [held.as_slice(), chunk].concat();
+            &joined
+        };
+        let mut out = Vec::with_capacity(input.len());
+        let mut rest = input;
+        while let Some(end) = block_end(rest) {
+            let (block, tail) = rest.split_at(end);
+            if !self.parse(block) {
+                out.extend_from_slice(block);
+            }
+            rest = tail;
+        }
+        if rest.len() > self.max_pending() {
+            // An event too large to hold: forward it as it comes and stop stripping.
+            self.parse(rest);
+            out.extend_from_slice(rest);
+            self.strip_usage = false;
+        } else {
+            self.pending = rest.to_vec();
+        }
+        (out != chunk).then_some(out)
+    }
+
+    /// The end of the body: returns whether the framing ended cleanly, and any held bytes still
+    /// to forward (a cut event, which the client gets as the upstream sent it).
+    pub(super) fn end(&mut self) -> (bool, Vec<u8>) {
+        let held = std::mem::take(&mut self.pending);
+        if !held.is_empty() {
+            self.parse(&held);
+        }
+        let clean = match &mut self.framing {
+            Framing::Sse(p) => p.finish() == EndOfStream::Clean,
+            Framing::EventStream(d) => d.finish().is_ok(),
+        };
+        (clean && self.broken.is_none(), held)
+    }
+
+    fn max_pending(&self) -> usize {
+        match &self.framing {
+            Framing::Sse(p) => p.max_event_bytes(),
+            Framing::EventStream(_) => eventstream::DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+
+    /// Parses bytes and meters the events they complete. Returns whether any of them is a
+    /// usage-only chunk to remove.
+    fn parse(&mut self, bytes: &[u8]) -> bool {
+        let Some(meter) = self.meter.as_mut() else {
+            return false;
+        };
+        let strip = self.strip_usage;
+        let mut usage_only = false;
+        match &mut self.framing {
+            Framing::Sse(p) => {
+                let result = p.push(bytes, &mut |e| {
+                    meter.on_event(e.event, e.data);
+                    usage_only |= strip && is_usage_only_chunk(e.data);
+                });
+                if let Err(overflow) = result {
+                    self.broken.get_or_insert_with(|| overflow.to_string());
+                }
+            }
+            Framing::EventStream(d) => {
+                let result = d.push(bytes, &mut |m| {
+                    let name = match m.message_type() {
+                        Some("exception") => m.exception_type(),
+                        Some("error") => m.error_code(),
+                        _ => m.event_type(),
+                    };
+                    meter.on_event(name.unwrap_or_default().as_bytes(), m.payload());
+                });
+                if let Err(e) = result {
+                    self.broken.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        usage_only
+    }
+}

@@ -1,0 +1,107 @@
+//! The filter's side of streamed responses: choosing the framing and meter at response headers,
+//! and passing each body chunk through [`ResponseStream`] (with the final SSE comment).
+
+use super::stream::{Framing, ResponseStream};
+use super::{HttpFilter, Metering, Shared, State, Target};
+use crate::eventstream::Decoder;
+use crate::host::{Action, Body, Host, LogLevel};
+use crate::providers;
+use crate::sse::SseParser;
+use crate::stamp;
+
+/// A stream meter for a successful streamed response, chosen by content type: server-sent
+/// events (`text/event-stream`) or the AWS event stream
+/// (`application/vnd.amazon.eventstream`). `None` for a whole-body response.
+pub(super) fn stream_for(
+    m: &Metering,
+    content_type: &[u8],
+    shared: &Shared,
+) -> Option<Box<ResponseStream>> {
+    let base = media_type(content_type);
+    let framing = if base.eq_ignore_ascii_case(b"text/event-stream") {
+        Framing::Sse(SseParser::with_max_event_bytes(shared.config.hold_limit()))
+    } else if base.eq_ignore_ascii_case(b"application/vnd.amazon.eventstream") {
+        Framing::EventStream(Decoder::new())
+    } else {
+        return None;
+    };
+    let meter = providers::stream_meter(m.endpoint.api, m.expects_usage)?;
+    Some(Box::new(ResponseStream::new(framing, meter, m.strip_usage)))
+}
+
+/// The media type of a `content-type` value, parameters removed.
+fn media_type(content_type: &[u8]) -> &[u8] {
+    let ct = content_type.trim_ascii();
+    ct.split(|b| *b == b';').next().unwrap_or(ct).trim_ascii()
+}
+
+impl HttpFilter {
+    /// One chunk of a streamed response: metered, forwarded (minus a removed usage chunk), and
+    /// at the end of the stream the results go out as trailers and as a final SSE comment.
+    pub(super) fn stream_body(
+        &mut self,
+        host: &mut impl Host,
+        shared: &Shared,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
+        let State::Metering(m) = &mut self.state else {
+            return Action::Continue;
+        };
+        let Some(stream) = m.stream.as_mut() else {
+            return Action::Continue;
+        };
+        let chunk = host.body(Body::Response, 0, body_size).unwrap_or_default();
+        let replaced = stream.push(&chunk);
+        if !end_of_stream {
+            if let Some(out) = replaced {
+                replace_body(host, body_size, &out);
+            }
+            return Action::Continue;
+        }
+        let (clean, held) = stream.end();
+        if let Some(why) = stream.broken.take() {
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: stream not fully parsed: {why}"),
+            );
+        } else if !clean {
+            host.log(LogLevel::Info, "tollbooth: stream ended inside an event");
+        }
+        let is_sse = stream.is_sse();
+        m.stream_ended = true;
+        let outcome = self.finalize(host, Target::ResponseTrailers);
+        let comment = match outcome {
+            Some(o) if is_sse && shared.config.sse_comment => Some(stamp::sse_comment(&o)),
+            _ => None,
+        };
+        match replaced {
+            Some(mut out) => {
+                out.extend_from_slice(&held);
+                out.extend_from_slice(comment.as_deref().unwrap_or_default());
+                replace_body(host, body_size, &out);
+            }
+            None => {
+                if let Some(c) = comment {
+                    if let Err(e) = host.set_body(Body::Response, body_size, 0, &c) {
+                        host.log(
+                            LogLevel::Warn,
+                            &format!("tollbooth: final SSE comment: status {}", e.0),
+                        );
+                    }
+                }
+            }
+        }
+        Action::Continue
+    }
+}
+
+/// Replaces the body buffered for this callback.
+fn replace_body(host: &mut impl Host, body_size: usize, out: &[u8]) {
+    if let Err(e) = host.set_body(Body::Response, 0, body_size, out) {
+        host.log(
+            LogLevel::Warn,
+            &format!("tollbooth: response body rewrite: status {}", e.0),
+        );
+    }
+}
