@@ -2,7 +2,7 @@
 //! `stats_config.stats_tags` regexes can extract them (Envoy adds the `wasmcustom.` prefix):
 //!
 //! `<prefix>.tenant.<tenant>.model.<model>.<field>` for requests, input_tokens, output_tokens,
-//! cached_tokens, reasoning_tokens, cost_micro_usd, unpriced_requests, estimated_requests;
+//! cached_tokens, cache_write_tokens, reasoning_tokens, cost_micro_usd, unpriced_requests, estimated_requests;
 //! `<prefix>.invalid.reason.<reason>.requests` for traffic that could not be metered.
 //!
 //! Tag values never contain dots: anything outside `[A-Za-z0-9_-]` becomes `_`. Each VM keeps
@@ -101,6 +101,8 @@ impl Recorder {
         self.add(host, &format!("{base}.input_tokens"), u.input_tokens);
         self.add(host, &format!("{base}.output_tokens"), u.output_tokens);
         self.add(host, &format!("{base}.cached_tokens"), u.cached_tokens);
+        let writes = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
+        self.add(host, &format!("{base}.cache_write_tokens"), writes);
         self.add(
             host,
             &format!("{base}.reasoning_tokens"),

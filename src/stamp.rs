@@ -39,6 +39,10 @@ pub fn fields(outcome: &Outcome, prefix: &str) -> Vec<(String, String)> {
             u.reasoning_tokens.to_string(),
         ),
     ];
+    let writes = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
+    if writes > 0 {
+        out.push((format!("{prefix}cache-write-tokens"), writes.to_string()));
+    }
     if let Some(cost) = outcome.cost_pico {
         out.push((format!("{prefix}cost-usd"), format_usd(cost)));
     }
@@ -65,6 +69,8 @@ pub fn filter_state(outcome: &Outcome) -> String {
         "output_tokens": u.output_tokens,
         "cached_tokens": u.cached_tokens,
         "reasoning_tokens": u.reasoning_tokens,
+        "cache_write_5m_tokens": u.cache_write_5m_tokens,
+        "cache_write_1h_tokens": u.cache_write_1h_tokens,
         "cost_usd": outcome.cost_pico.map(format_usd),
         "usage_source": u.source.as_str(),
         "status": outcome.status,
@@ -115,6 +121,11 @@ mod tests {
         assert_eq!(get("x-llm-input-tokens"), Some("10"));
         assert_eq!(get("x-llm-cost-usd"), Some("0.0015"));
         assert_eq!(get("x-llm-usage-source"), Some("provider"));
+        assert_eq!(
+            get("x-llm-cache-write-tokens"),
+            None,
+            "only when there were writes"
+        );
         let f = fields(&outcome(None), "x-gw-");
         assert!(f.iter().all(|(k, _)| k.starts_with("x-gw-")));
         assert!(!f.iter().any(|(k, _)| k.ends_with("cost-usd")));
@@ -126,6 +137,7 @@ mod tests {
         assert_eq!(v["tenant"], "acme");
         assert_eq!(v["cost_usd"], "0.0015");
         assert_eq!(v["cached_tokens"], 2);
+        assert_eq!(v["cache_write_5m_tokens"], 0);
         assert_eq!(v["attributes"]["team"], "search");
         assert_eq!(v["status"], 200);
         let v: Value = serde_json::from_str(&filter_state(&outcome(None))).unwrap();
