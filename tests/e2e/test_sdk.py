@@ -113,3 +113,44 @@ def test_per_tenant_metrics_and_access_log():
         tenants = sorted(e["filter_state"]["wasm.tollbooth"]["tenant"] for e in entries)
         assert tenants == ["alpha"] * 3 + ["beta"] * 2
         assert {e["worker"] for e in s.access_log_entries()} <= {0, 1}
+
+
+def streamed(c: openai.OpenAI, **kw) -> tuple[str, list]:
+    chunks = list(c.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True, **kw))
+    text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
+    return text, chunks
+
+
+@pytest.mark.parametrize("stack_name", ["headers_stack", "trailers_stack"])
+def test_openai_sdk_streams_with_the_same_text_and_no_injected_usage(stack_name, request):
+    stack = request.getfixturevalue(stack_name)
+    direct_text, _ = streamed(client(stack.mock_url))
+    text, chunks = streamed(client(stack.url, **{"x-tenant-id": "acme"}))
+    assert text == direct_text and text
+    # The filter asked the upstream for usage; a client that did not ask never sees it.
+    assert all(ch.usage is None for ch in chunks)
+    assert all(ch.choices for ch in chunks)
+    # A client that asks gets its usage chunk, as from the provider directly.
+    text, chunks = streamed(client(stack.url), stream_options={"include_usage": True})
+    assert text == direct_text
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+
+
+def test_stream_cost_arrives_as_trailers_and_a_final_comment(trailers_stack):
+    body = json.dumps({"model": "gpt-4o", "messages": MESSAGES, "stream": True}).encode()
+    status, headers, resp, trailers = harness.raw_request(trailers_stack.url, "/v1/chat/completions", body,
+                                                          {"content-type": "application/json", "x-tenant-id": "acme"})
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    text = resp.decode()
+    events, _, comment = text.rpartition("data: [DONE]\n\n")
+    assert '"choices":[]' not in events
+    assert comment.startswith(": tollbooth {") and comment.endswith("}\n\n")
+    meta = json.loads(comment.removeprefix(": tollbooth ").strip())
+    assert meta["usage_source"] == "provider" and meta["tenant"] == "acme"
+    assert trailers["x-llm-output-tokens"] == str(meta["output_tokens"])
+    assert trailers["x-llm-cost-usd"] == meta["cost_usd"] == expected_cost("gpt-4o", meta["input_tokens"], meta["output_tokens"])
+    # The mock's own usage for the same request, asked for directly.
+    direct = list(client(trailers_stack.mock_url).chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}))
+    assert meta["input_tokens"] == direct[-1].usage.prompt_tokens
+    assert meta["output_tokens"] == direct[-1].usage.completion_tokens
