@@ -1,15 +1,26 @@
-//! `tollbooth-mock`: a deterministic, OpenAI-compatible mock LLM upstream for
-//! tollbooth's tests and demo. HTTP/1.1, loopback only.
+//! `tollbooth-mock`: a deterministic mock LLM upstream for tollbooth's tests and
+//! demo, speaking OpenAI Chat Completions, Anthropic Messages and Gemini
+//! `generateContent`. HTTP/1.1, loopback only.
 //!
 //! # Endpoints
 //!
 //! | method & path | answer |
 //! | --- | --- |
 //! | `POST …/v1/chat/completions` (any prefix) | a Chat Completion ([`openai`]); with `"stream": true`, a chunk stream ([`openai_stream`]) |
+//! | `POST …/v1/messages` (any prefix) | an Anthropic Message ([`anthropic`]); with `"stream": true`, Anthropic's event stream ([`anthropic_stream`]) |
+//! | `POST …/models/{model}:generateContent` (any prefix: `/v1beta/…`, Vertex AI's `/v1/projects/…/publishers/google/…`) | a Gemini `GenerateContentResponse` ([`gemini`]) |
+//! | `POST …/models/{model}:streamGenerateContent` | Gemini chunks ([`gemini_stream`]): with `?alt=sse` as server-sent events, without as one JSON array sent element by element |
 //! | `GET /__mock/health` | `200 {"status":"ok"}` |
 //! | `GET /__mock/requests` | `{"requests":[{seq, method, path, headers, body}, …]}`: the last [`log::LOG_CAPACITY`] (64) API requests, oldest first |
 //! | `DELETE /__mock/requests` | `204`, empties that log |
 //! | anything else | `404` in OpenAI's error format (still logged) |
+//!
+//! Every API request (whatever its path) is logged. Errors about a request —
+//! `x-mock-status`, invalid bodies, malformed `x-mock-*` headers, wrong methods,
+//! oversized bodies — are in the format of the API its path belongs to
+//! ([`routes`]). The sections below describe the OpenAI mode; the Anthropic
+//! and Gemini modes follow the same rules (same reply text, same default
+//! usage, same overrides) and document their mapping in their modules.
 //!
 //! # Deterministic responses
 //!
@@ -61,21 +72,23 @@
 //! | header | effect |
 //! | --- | --- |
 //! | `x-mock-usage: omit` | no `usage` object |
-//! | `x-mock-usage: P,C[,CACHED[,REASONING]]` | exactly these numbers; total = P + C |
-//! | `x-mock-usage-raw: <text>` | `"usage":<text>` spliced verbatim, unvalidated (negatives, fractions, strings, even broken JSON); wins over `x-mock-usage` |
-//! | `x-mock-status: N` (200–599) | N ≥ 400: OpenAI-format error with that status (`429` adds `retry-after: 1`); N < 400: a normal completion with that status, even for an invalid request |
+//! | `x-mock-usage: P,C[,CACHED[,REASONING]]` | exactly these numbers; total = P + C. P includes CACHED, C includes REASONING (tollbooth's normalised usage); Anthropic and Gemini map them to their fields |
+//! | `x-mock-usage-raw: <text>` | `"usage":<text>` spliced verbatim, unvalidated (negatives, fractions, strings, even broken JSON); wins over `x-mock-usage`. Gemini: `"usageMetadata":<text>` |
+//! | `x-mock-cache-write: N5M[,N1H]` | Anthropic only: that many of the P prompt tokens are reported as cache writes with a 5-minute (and 1-hour) lifetime |
+//! | `x-mock-status: N` (200–599) | N ≥ 400: an error with that status in the API's format (OpenAI and Anthropic add `retry-after: 1` to `429`); N < 400: a normal answer with that status, even for an invalid request |
 //! | `x-mock-content-type: …` | replaces the response `content-type` |
 //! | `x-mock-content: <text>` | the reply text |
 //! | `x-mock-delay-ms: N` | waits N ms (≤ 60000) before answering |
 //! | `x-mock-chunk-bytes: N` | sends the body in N-byte chunks (`transfer-encoding: chunked`), pausing between them |
 //! | `x-mock-chunk-delay-ms: N` | that pause (default 5 ms); also the pause between streamed events |
-//! | `x-mock-stream-cut: N` | after N streamed events (or N chunks of `x-mock-chunk-bytes`) the connection is dropped: no `[DONE]` unless N exceeds the events, never the terminating zero-length chunk; no effect on an unchunked body |
+//! | `x-mock-stream-cut: N` | after N streamed events (or N chunks of `x-mock-chunk-bytes`) the connection is dropped: no `[DONE]` / `message_stop` / closing `]` unless N exceeds the events, never the terminating zero-length chunk; no effect on an unchunked body |
 //!
 //! With streaming, `x-mock-chunk-bytes` splits each event further into
 //! N-byte chunks.
 //!
 //! A malformed `x-mock-*` header is answered `400` with `code: "mock_bad_header"`
-//! and `param` naming the header. Without `x-mock-status`, an invalid request
+//! and `param` naming the header (Anthropic, Gemini: an `invalid_request_error`
+//! / `INVALID_ARGUMENT` whose message starts with the header's name). Without `x-mock-status`, an invalid request
 //! (body not JSON, no `model`, no `messages` array) gets OpenAI's `400`.
 //!
 //! # Use from tests
@@ -87,12 +100,17 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+pub mod anthropic;
+pub mod anthropic_stream;
+pub mod gemini;
+pub mod gemini_stream;
 pub mod ids;
 pub mod log;
 pub mod openai;
 pub mod openai_stream;
 pub mod overrides;
 pub mod response;
+pub mod routes;
 pub mod server;
 pub mod usage;
 

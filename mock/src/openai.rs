@@ -91,15 +91,25 @@ impl ChatRequest {
 
     /// The default reply text.
     pub fn default_reply(&self) -> String {
-        match self.messages.iter().rev().find(|(role, _)| role == "user") {
-            Some((_, text)) => {
-                format!(
-                    "{REPLY_PREFIX}{}",
-                    text.chars().take(QUOTE_CHARS).collect::<String>()
-                )
-            }
-            None => NO_USER_REPLY.to_owned(),
-        }
+        reply_to(
+            self.messages
+                .iter()
+                .rev()
+                .find(|(role, _)| role == "user")
+                .map(|(_, text)| text.as_str()),
+        )
+    }
+}
+
+/// The default reply of every API: [`REPLY_PREFIX`] and the first
+/// [`QUOTE_CHARS`] characters of the last user message, or [`NO_USER_REPLY`].
+pub fn reply_to(last_user_text: Option<&str>) -> String {
+    match last_user_text {
+        Some(text) => format!(
+            "{REPLY_PREFIX}{}",
+            text.chars().take(QUOTE_CHARS).collect::<String>()
+        ),
+        None => NO_USER_REPLY.to_owned(),
     }
 }
 
@@ -109,7 +119,14 @@ fn message(m: &Value) -> (String, String) {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let text = match m.get("content") {
+    (role, content_text(m.get("content")))
+}
+
+/// The text of a message content: a string as is; an array of parts (OpenAI
+/// content parts, Anthropic content blocks, Gemini parts) as the `text` of its
+/// parts joined by newlines; anything else empty.
+pub fn content_text(content: Option<&Value>) -> String {
+    match content {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts
             .iter()
@@ -117,8 +134,7 @@ fn message(m: &Value) -> (String, String) {
             .collect::<Vec<_>>()
             .join("\n"),
         _ => String::new(),
-    };
-    (role, text)
+    }
 }
 
 /// Handles one chat completion request.
@@ -191,10 +207,7 @@ pub fn chat_completions(body: &[u8], o: &Overrides) -> MockResponse {
 /// Appends `"usage":<raw>` verbatim (even if it is not valid JSON) as the last
 /// member of the serialised object `json`.
 pub(crate) fn splice_usage(json: &mut String, raw: &str) {
-    json.pop(); // the closing brace
-    json.push_str(",\"usage\":");
-    json.push_str(raw);
-    json.push('}');
+    usage::splice_member(json, 1, "usage", raw);
 }
 
 fn request_id(body: &[u8]) -> HeaderValue {

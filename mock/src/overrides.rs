@@ -7,7 +7,7 @@ use std::time::Duration;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::StatusCode;
 
-use crate::usage::{self, UsageCounts};
+use crate::usage::{self, CacheWrite, UsageCounts};
 
 /// Longest accepted `x-mock-delay-ms` / `x-mock-chunk-delay-ms`, so a typo
 /// cannot hang a test run.
@@ -42,6 +42,9 @@ pub struct Overrides {
     pub content: Option<String>,
     /// `x-mock-stream-cut`: drop the connection after this many pieces.
     pub stream_cut: Option<usize>,
+    /// `x-mock-cache-write`: prompt tokens reported as written to the cache
+    /// (Anthropic only; part of the prompt count).
+    pub cache_write: Option<CacheWrite>,
 }
 
 /// A malformed `x-mock-*` header: the mock answers 400 naming it.
@@ -60,6 +63,7 @@ pub const CHUNK_BYTES: &str = "x-mock-chunk-bytes";
 pub const CHUNK_DELAY_MS: &str = "x-mock-chunk-delay-ms";
 pub const CONTENT: &str = "x-mock-content";
 pub const STREAM_CUT: &str = "x-mock-stream-cut";
+pub const CACHE_WRITE: &str = "x-mock-cache-write";
 
 impl Overrides {
     /// Reads the overrides from request headers.
@@ -111,6 +115,12 @@ impl Overrides {
             o.stream_cut = Some(usize::try_from(n).map_err(|e| BadHeader {
                 header: STREAM_CUT,
                 reason: format!("{n} is too large: {e}"),
+            })?);
+        }
+        if let Some(spec) = text(headers, CACHE_WRITE) {
+            o.cache_write = Some(usage::parse_cache_write(&spec).map_err(|reason| BadHeader {
+                header: CACHE_WRITE,
+                reason,
             })?);
         }
         Ok(o)
@@ -174,6 +184,7 @@ mod tests {
             (CHUNK_BYTES, "7"),
             (CONTENT, "hi there"),
             (STREAM_CUT, "3"),
+            (CACHE_WRITE, "5,6"),
         ]));
         let o = o.unwrap();
         assert_eq!(
@@ -191,6 +202,13 @@ mod tests {
         assert_eq!(o.chunk_bytes, Some(7));
         assert_eq!(o.content.as_deref(), Some("hi there"));
         assert_eq!(o.stream_cut, Some(3));
+        assert_eq!(
+            o.cache_write,
+            Some(CacheWrite {
+                ttl_5m: 5,
+                ttl_1h: 6
+            })
+        );
     }
 
     #[test]
@@ -212,6 +230,7 @@ mod tests {
             (DELAY_MS, "60001"),
             (CHUNK_BYTES, "0"),
             (STREAM_CUT, "-1"),
+            (CACHE_WRITE, "1,2,3"),
         ] {
             let err = Overrides::from_headers(&headers(&[(name, value)])).unwrap_err();
             assert_eq!(err.header, name, "{name}: {value}");

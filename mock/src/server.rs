@@ -14,9 +14,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::log::RequestLog;
-use crate::openai::{self, ApiError};
+use crate::openai::ApiError;
 use crate::overrides::Overrides;
 use crate::response::{deliver, MockBody, MockResponse, StreamCut};
+use crate::routes::Route;
 
 /// Largest request body accepted (larger ones get 413).
 pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
@@ -76,33 +77,24 @@ async fn handle(req: Request<Incoming>, state: &State) -> Response<MockBody> {
     if let Some(rest) = path.strip_prefix("/__mock/") {
         return control(&parts.method, rest, state).into_full();
     }
+    let route = Route::of(&path);
     let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => {
-            return ApiError::too_large(MAX_REQUEST_BODY)
-                .into_response()
-                .into_full()
+            return route.too_large(MAX_REQUEST_BODY).into_full()
         }
         Err(e) => {
-            return ApiError::invalid_request(format!("could not read the request body: {e}"), None)
-                .into_response()
+            return route
+                .unreadable(format!("could not read the request body: {e}"))
                 .into_full()
         }
     };
     state.log().record(&parts, &body);
     let overrides = match Overrides::from_headers(&parts.headers) {
         Ok(o) => o,
-        Err(bad) => return ApiError::bad_header(&bad).into_response().into_full(),
+        Err(bad) => return route.bad_header(&bad).into_full(),
     };
-    let resp = if openai::matches(&path) {
-        if parts.method == Method::POST {
-            openai::chat_completions(&body, &overrides)
-        } else {
-            ApiError::method_not_allowed(&parts.method, &path).into_response()
-        }
-    } else {
-        ApiError::unknown_url(&parts.method, &path).into_response()
-    };
+    let resp = route.answer(&parts.method, &path, parts.uri.query(), &body, &overrides);
     deliver(resp, &overrides).await
 }
 

@@ -2,8 +2,8 @@
 //!
 //! The numbers are *not* real tokenizer counts: they are a simple, documented
 //! function of the request so that tests can predict them exactly (see the crate
-//! docs for the rules). Each API module (`openai`, later `anthropic`, …) turns a
-//! [`UsageCounts`] into its own wire shape.
+//! docs for the rules). Each API module (`openai`, `anthropic`, `gemini`) turns a
+//! [`UsageCounts`] (and, for Anthropic, a [`CacheWrite`]) into its own wire shape.
 
 /// Fixed per-message overhead added to the prompt count (mimics the few tokens
 /// of role/separator framing real chat tokenizers add per message).
@@ -99,6 +99,61 @@ pub fn parse_exact(spec: &str) -> Result<UsageCounts, String> {
     })
 }
 
+/// Prompt tokens written to the prompt cache (`x-mock-cache-write: N5M[,N1H]`),
+/// by cache lifetime. They are part of [`UsageCounts::prompt`]; only the
+/// Anthropic API reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheWrite {
+    pub ttl_5m: u64,
+    pub ttl_1h: u64,
+}
+
+impl CacheWrite {
+    /// Both lifetimes together, saturating.
+    pub fn total(&self) -> u64 {
+        self.ttl_5m.saturating_add(self.ttl_1h)
+    }
+}
+
+/// Parses `x-mock-cache-write`: `N5M[,N1H]` (non-negative integers).
+pub fn parse_cache_write(spec: &str) -> Result<CacheWrite, String> {
+    let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+    let num = |part: &str| {
+        part.parse::<u64>()
+            .map_err(|e| format!("{part:?} is not a non-negative integer: {e}"))
+    };
+    match parts.as_slice() {
+        [m5] => Ok(CacheWrite {
+            ttl_5m: num(m5)?,
+            ttl_1h: 0,
+        }),
+        [m5, h1] => Ok(CacheWrite {
+            ttl_5m: num(m5)?,
+            ttl_1h: num(h1)?,
+        }),
+        _ => Err(format!("expected N5M[,N1H], got {spec:?}")),
+    }
+}
+
+/// Appends `"key":<raw>` verbatim (even if it is not valid JSON) as the last
+/// member of the object that closes `depth` levels deep at the end of the
+/// serialised `json`: depth 1 is the outer object, depth 2 an object that is
+/// the outer object's last member, …
+///
+/// `json` must end with `depth` closing braces and the object must already
+/// have a member (the mock only splices into its own non-empty objects).
+pub fn splice_member(json: &mut String, depth: usize, key: &str, raw: &str) {
+    let closing = "}".repeat(depth);
+    if json.ends_with(&closing) {
+        json.truncate(json.len().saturating_sub(depth));
+        json.push_str(",\"");
+        json.push_str(key);
+        json.push_str("\":");
+        json.push_str(raw);
+        json.push_str(&closing);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +217,31 @@ mod tests {
         for bad in ["", "1", "1,2,3,4,5", "-1,2", "1.5,2", "a,b"] {
             assert!(parse_exact(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn cache_write_spec() {
+        assert_eq!(
+            parse_cache_write(" 7 ").ok(),
+            Some(CacheWrite {
+                ttl_5m: 7,
+                ttl_1h: 0
+            })
+        );
+        let w = parse_cache_write("7, 3").unwrap();
+        assert_eq!((w.ttl_5m, w.ttl_1h, w.total()), (7, 3, 10));
+        for bad in ["", "1,2,3", "-1", "x,1"] {
+            assert!(parse_cache_write(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn splices_at_depth() {
+        let mut one = String::from("{\"a\":1}");
+        splice_member(&mut one, 1, "usage", "oops");
+        assert_eq!(one, "{\"a\":1,\"usage\":oops}");
+        let mut two = String::from("{\"m\":{\"a\":1}}");
+        splice_member(&mut two, 2, "usage", "{\"x\":-1}");
+        assert_eq!(two, "{\"m\":{\"a\":1,\"usage\":{\"x\":-1}}}");
     }
 }
