@@ -7,6 +7,7 @@
 
 use crate::attribution::Attribution;
 use crate::config::{Config, Provider};
+use crate::decode::ContentDecoder;
 use crate::host::{Action, Host, LogLevel, Map};
 use crate::metrics::Recorder;
 use crate::providers::{Endpoint, Invalid, Problem, RequestInfo};
@@ -60,6 +61,10 @@ struct Metering {
     stream: Option<Box<ResponseStream>>,
     /// The streamed response reached its end (not cut by a reset or a disconnect).
     stream_ended: bool,
+    /// Decodes a gzip or deflate response for metering (the client gets the original bytes).
+    decoder: Option<ContentDecoder>,
+    /// Why the compressed response could not be decoded.
+    decode_failed: Option<String>,
     attribution: Attribution,
     request_body: Vec<u8>,
     request: Option<RequestInfo>,
@@ -131,12 +136,18 @@ impl HttpFilter {
         let identity = encoding
             .as_deref()
             .is_none_or(|e| e.trim_ascii().eq_ignore_ascii_case(b"identity"));
-        m.response_parseable = is_json(&content_type) && identity;
+        let max = shared.config.max_body_bytes;
+        m.decoder = encoding
+            .as_deref()
+            .filter(|_| !identity)
+            .and_then(|e| ContentDecoder::for_encoding(e, max));
+        let readable = identity || m.decoder.is_some();
+        m.response_parseable = is_json(&content_type) && readable;
         let ok = m.status.is_some_and(|s| (200..300).contains(&s));
-        if ok && identity && !end_of_stream {
+        if ok && readable && !end_of_stream {
             m.stream = stream_for(m, &content_type, &shared);
         }
-        if !identity {
+        if !readable {
             let e = String::from_utf8_lossy(encoding.as_deref().unwrap_or_default()).into_owned();
             host.log(
                 LogLevel::Warn,
@@ -174,7 +185,8 @@ impl HttpFilter {
         }
         if m.headers_held {
             if end_of_stream {
-                m.response_body = copy_response(host, &shared, &mut self.reserved, body_size, m);
+                let raw = copy_response(host, &shared, &mut self.reserved, body_size, m);
+                m.take_body(&raw, true);
                 self.finalize(host, Target::ResponseHeaders);
                 return Action::Continue;
             }
@@ -185,7 +197,8 @@ impl HttpFilter {
             // Too large to hold (Envoy would fail the stream past its buffer limit): keep a
             // copy, release headers and body, and send the results as trailers.
             m.headers_held = false;
-            m.response_body = copy_response(host, &shared, &mut self.reserved, body_size, m);
+            let raw = copy_response(host, &shared, &mut self.reserved, body_size, m);
+            m.take_body(&raw, false);
             drop_content_length(host);
             return Action::Continue;
         }
@@ -195,7 +208,7 @@ impl HttpFilter {
                 m.response_body = Vec::new();
             } else {
                 let chunk = copy_response(host, &shared, &mut self.reserved, body_size, m);
-                m.response_body.extend_from_slice(&chunk);
+                m.take_body(&chunk, end_of_stream);
             }
         }
         if end_of_stream {
@@ -221,7 +234,8 @@ impl HttpFilter {
             self.finalize(host, Target::ResponseTrailers);
         } else if m.headers_held {
             let held = m.response_held;
-            m.response_body = copy_response(host, &shared, &mut self.reserved, held, m);
+            let raw = copy_response(host, &shared, &mut self.reserved, held, m);
+            m.take_body(&raw, true);
             self.finalize(host, Target::ResponseHeaders);
         } else {
             self.finalize(host, Target::ResponseTrailers);
@@ -240,6 +254,35 @@ impl HttpFilter {
                 LogLevel::Warn,
                 &format!("tollbooth: header {name}: status {}", e.0),
             );
+        }
+    }
+}
+
+impl Metering {
+    /// Adds copied response bytes to the body to parse, decoded when the response is
+    /// compressed; `end` finishes the decoding. Undecodable data (corrupt, past the caps) makes
+    /// the body unreadable, so the response is estimated.
+    fn take_body(&mut self, raw: &[u8], end: bool) {
+        if self.response_overflow {
+            return;
+        }
+        let Some(decoder) = self.decoder.as_mut() else {
+            self.response_body.extend_from_slice(raw);
+            return;
+        };
+        let decoded = decoder.push(raw).and_then(|mut out| {
+            if end {
+                out.extend(decoder.finish()?);
+            }
+            Ok(out)
+        });
+        match decoded {
+            Ok(out) => self.response_body.extend_from_slice(&out),
+            Err(e) => {
+                self.response_overflow = true;
+                self.response_body = Vec::new();
+                self.decode_failed.get_or_insert(e);
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod attribution;
 pub mod config;
+pub mod decode;
 pub mod eventstream;
 pub mod filter;
 pub mod host;

@@ -19,6 +19,14 @@ impl HttpFilter {
         ) else {
             return None;
         };
+        if let Some(e) = m.decode_failed.take() {
+            host.log(
+                LogLevel::Warn,
+                &format!("tollbooth: compressed response not decoded: {e}"),
+            );
+            let reason = crate::providers::Invalid::ContentEncoding.as_str();
+            shared.metrics.borrow_mut().invalid(host, reason);
+        }
         let req = m.request.take()?;
         let req = &req;
         let info = match m.stream.as_mut().and_then(|s| s.meter.take()) {

@@ -112,6 +112,8 @@ impl HttpFilter {
             strip_usage: false,
             stream: None,
             stream_ended: false,
+            decoder: None,
+            decode_failed: None,
             attribution,
             request_body: Vec::new(),
             request: None,

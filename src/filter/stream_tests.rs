@@ -186,3 +186,42 @@ fn the_comment_can_be_switched_off() {
     assert_eq!(host.response_body, STREAM);
     assert_eq!(trailer(&host, "x-llm-input-tokens"), Some("9"));
 }
+
+#[test]
+fn a_gzip_stream_is_metered_and_forwarded_untouched() {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(STREAM).unwrap();
+    let body = e.finish().unwrap();
+    let mut host = FakeHost {
+        request_headers: headers(&[
+            (":method", "POST"),
+            (":path", "/v1/chat/completions"),
+            ("content-type", "application/json"),
+        ]),
+        ..FakeHost::default()
+    };
+    let mut f = HttpFilter::new(Some(shared(CFG)));
+    f.on_request_headers(&mut host, false);
+    host.request_body = PLAIN.as_bytes().to_vec();
+    f.on_request_body(&mut host, PLAIN.len(), true);
+    host.response_headers = headers(&[
+        (":status", "200"),
+        ("content-type", "text/event-stream"),
+        ("content-encoding", "gzip"),
+    ]);
+    f.on_response_headers(&mut host, false);
+    let mut client = Vec::new();
+    let pieces: Vec<&[u8]> = body.chunks(9).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        host.response_body = piece.to_vec();
+        f.on_response_body(&mut host, piece.len(), i == pieces.len() - 1);
+        client.extend_from_slice(&host.response_body);
+    }
+    assert_eq!(
+        client, body,
+        "compressed bytes pass unchanged, with no comment appended"
+    );
+    assert_eq!(trailer(&host, "x-llm-input-tokens"), Some("9"));
+    assert_eq!(trailer(&host, "x-llm-output-tokens"), Some("6"));
+}

@@ -26,7 +26,10 @@ pub(super) fn stream_for(
         return None;
     };
     let meter = providers::stream_meter(m.endpoint.api, m.expects_usage)?;
-    Some(Box::new(ResponseStream::new(framing, meter, m.strip_usage)))
+    // Compressed bytes cannot be edited event by event: a client that did not ask for usage
+    // then sees the usage chunk (the filter asks upstreams not to compress, so this is rare).
+    let strip = m.strip_usage && m.decoder.is_none();
+    Some(Box::new(ResponseStream::new(framing, meter, strip)))
 }
 
 /// The media type of a `content-type` value, parameters removed.
@@ -52,7 +55,24 @@ impl HttpFilter {
             return Action::Continue;
         };
         let chunk = host.body(Body::Response, 0, body_size).unwrap_or_default();
-        let replaced = stream.push(&chunk);
+        let replaced = match m.decoder.as_mut() {
+            None => stream.push(&chunk),
+            Some(decoder) => {
+                let decoded = decoder.push(&chunk).and_then(|mut out| {
+                    if end_of_stream {
+                        out.extend(decoder.finish()?);
+                    }
+                    Ok(out)
+                });
+                match decoded {
+                    Ok(bytes) => stream.push(&bytes),
+                    Err(e) => {
+                        m.decode_failed.get_or_insert(e);
+                        None
+                    }
+                }
+            }
+        };
         if !end_of_stream {
             if let Some(out) = replaced {
                 replace_body(host, body_size, &out);
@@ -68,7 +88,8 @@ impl HttpFilter {
         } else if !clean {
             host.log(LogLevel::Info, "tollbooth: stream ended inside an event");
         }
-        let is_sse = stream.is_sse();
+        // A comment appended to compressed bytes would corrupt them.
+        let is_sse = stream.is_sse() && m.decoder.is_none();
         m.stream_ended = true;
         let outcome = self.finalize(host, Target::ResponseTrailers);
         let comment = match outcome {

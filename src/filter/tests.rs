@@ -617,6 +617,7 @@ fn compression_and_spoofed_attributes() {
     host.response_headers
         .push(("content-encoding".into(), "gzip".into()));
     f.on_response_headers(&mut host, false);
+    // Not valid gzip: counted as undecodable, and the response is estimated.
     host.response_body = vec![0x1f, 0x8b, 0, 1, 2, 3, 4, 5, 6, 7];
     f.on_response_body(&mut host, 10, true);
     assert_eq!(
@@ -685,4 +686,51 @@ fn the_vm_copy_budget_bounds_concurrent_copies() {
         host.counter("tollbooth.invalid.reason.vm_copy_budget.requests"),
         2
     );
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn compressed_responses_are_decoded_for_metering_only() {
+    let body = gzip(RESPONSE);
+    for (name, value) in [
+        ("content-encoding", "gzip"),
+        ("content-encoding", "unknown"),
+    ] {
+        let mut host = FakeHost {
+            request_headers: request_headers(&[]),
+            ..FakeHost::default()
+        };
+        let mut f = started(CFG, &mut host);
+        host.response_headers = json_response_headers(body.len());
+        host.response_headers.push((name.into(), value.into()));
+        f.on_response_headers(&mut host, false);
+        for piece in body.chunks(5) {
+            host.response_body = piece.to_vec();
+            f.on_response_body(&mut host, piece.len(), false);
+            assert_eq!(
+                host.response_body, piece,
+                "the client gets the compressed bytes"
+            );
+        }
+        host.response_body.clear();
+        f.on_response_body(&mut host, 0, true);
+        let (source, tokens) = if value == "gzip" {
+            ("provider", Some("1000"))
+        } else {
+            ("estimate", None)
+        };
+        assert_eq!(
+            get(&host.response_trailers, "x-llm-usage-source"),
+            Some(source)
+        );
+        if tokens.is_some() {
+            assert_eq!(get(&host.response_trailers, "x-llm-input-tokens"), tokens);
+        }
+    }
 }
