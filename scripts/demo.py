@@ -33,6 +33,23 @@ def row(client: str, h) -> None:
           f"{get('x-llm-cost-usd'):>12}  {get('x-llm-usage-source')}")
 
 
+def stream_demo(stack) -> None:
+    print("\nA streamed request (\"stream\": true). The filter asked the upstream for usage, removed that extra")
+    print("chunk (the client did not ask for it), and ends the stream with the cost; the OpenAI SDK sees the text:")
+    sdk = openai.OpenAI(base_url=stack.url + "/v1", api_key="sk-demo", default_headers={"x-tenant-id": "acme"})
+    chunks = list(sdk.chat.completions.create(model="gpt-4o", messages=QUESTION, stream=True))
+    print(f"  openai-sdk: {len(chunks)} chunks, text {''.join(c.choices[0].delta.content or '' for c in chunks if c.choices)!r}")
+    body = json.dumps({"model": "gpt-4o", "messages": QUESTION, "stream": True}).encode()
+    _, _, resp, trailers = harness.raw_request(stack.url, "/v1/chat/completions", body,
+                                               {"content-type": "application/json", "x-tenant-id": "acme"})
+    lines = [line for line in resp.decode().split("\n") if line]
+    print("  the same stream on the wire, last lines:")
+    for line in lines[-3:]:
+        print(f"    {line}")
+    for k, v in sorted(trailers.items()):
+        print(f"  trailer {k}: {v}")
+
+
 def main() -> None:
     print("tollbooth demo: clients -> tollbooth-host (real tollbooth.wasm, 2 worker VMs) -> mock LLM upstream\n")
     with harness.start(headers_mode=True) as stack:
@@ -75,6 +92,8 @@ def main() -> None:
             t = table[tenant]
             cost = Decimal(t["cost_micro_usd"]) / Decimal(1_000_000)
             print(f"  {tenant:<18} {t['requests']:>8} {t['input_tokens']:>8} {t['output_tokens']:>8} {cost:>12.6f} {t['unpriced_requests']:>9}")
+        stream_demo(stack)
+
         entry = next(e for e in stack.access_log_entries() if e.get("filter_state"))
         print("\nOne access-log line (the %FILTER_STATE(wasm.tollbooth:PLAIN)% field):")
         print("  " + json.dumps(entry["filter_state"]["wasm.tollbooth"]))
