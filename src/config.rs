@@ -2,13 +2,14 @@
 //! `on_configure` into an immutable, validated [`Config`] shared by every HTTP context. Every
 //! error names the field it is about, as a path (`prices.gpt-4o.input`).
 
-use crate::pricing::{Price, PriceEntry, PriceTable};
+use crate::pricing::PriceTable;
 use crate::route::PathGlob;
 use crate::tokens::Encoding;
 use std::fmt;
 
+mod prices;
 mod raw;
-use raw::{FailMode, RawConfig, RawPrice, RawPriceLevel, RawRoute, RawTenant};
+use raw::{FailMode, RawConfig, RawRoute, RawTenant};
 
 /// Which provider a route fronts; the API within it is found from the path
 /// ([`crate::providers::detect`]).
@@ -81,7 +82,11 @@ pub struct Config {
     pub max_models: usize,
     pub default_encoding: Encoding,
     pub encoding_overrides: Vec<(String, Encoding)>,
+    /// The built-in table (unless `default_prices` is false), overridden per model by
+    /// `litellm_prices`, then by `prices`.
     pub prices: PriceTable,
+    /// The `as_of` date (`YYYY-MM-DD`) of the built-in table, when it is used.
+    pub prices_as_of: Option<String>,
     /// Azure OpenAI deployment name → model name, for pricing and tokenizing.
     pub azure_deployments: Vec<(String, String)>,
     pub max_body_bytes: usize,
@@ -237,10 +242,8 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
             .map_err(|m: String| err(format!("tokenizer.models.{model}"), m))?;
         encoding_overrides.push((model, enc));
     }
-    let mut prices = Vec::new();
-    for (model, p) in raw.prices {
-        prices.push((model.clone(), compile_price(&format!("prices.{model}"), p)?));
-    }
+    let (prices, prices_as_of) =
+        prices::compile(raw.prices, &raw.litellm_prices, raw.default_prices)?;
     let max_body_bytes = byte_limit(
         "max_body_bytes",
         raw.max_body_bytes,
@@ -273,7 +276,8 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         max_models: usize::try_from(raw.metrics.max_models).unwrap_or(200),
         default_encoding,
         encoding_overrides,
-        prices: PriceTable::new(prices),
+        prices,
+        prices_as_of,
         azure_deployments: raw.azure.deployments.into_iter().collect(),
         max_body_bytes,
         buffer_limit_bytes,
@@ -293,50 +297,6 @@ fn byte_limit(
         Some(n) if (1..=max).contains(&n) => Ok(usize::try_from(n).unwrap_or(default)),
         Some(_) => Err(err(field, format!("must be between 1 and {max}"))),
     }
-}
-
-fn compile_price(field: &str, raw: RawPrice) -> Result<PriceEntry, ConfigError> {
-    let (standard, long, tiers) = raw.split();
-    let standard = compile_level(field, standard)?;
-    let long_context = match long {
-        None => None,
-        Some((above, level)) => {
-            let f = format!("{field}.long_context");
-            if above == 0 {
-                return Err(err(format!("{f}.above_input_tokens"), "must be above 0"));
-            }
-            Some((above, compile_level(&f, level)?))
-        }
-    };
-    let mut service_tiers = Vec::new();
-    for (tier, level) in tiers {
-        let f = format!("{field}.service_tiers.{tier}");
-        service_tiers.push((tier, compile_level(&f, level)?));
-    }
-    Ok(PriceEntry {
-        standard,
-        long_context,
-        service_tiers,
-    })
-}
-
-/// One price level: cache reads and 5-minute writes default to the input price, 1-hour writes
-/// to the 5-minute price, output to zero (embeddings).
-fn compile_level(field: &str, raw: RawPriceLevel) -> Result<Price, ConfigError> {
-    let get = |d: &raw::Decimal, f: &str| d.pico_per_token(&format!("{field}.{f}"));
-    let input = get(&raw.input, "input")?;
-    let or = |d: &Option<raw::Decimal>, f: &str, default: u64| match d {
-        Some(d) => get(d, f),
-        None => Ok(default),
-    };
-    let cache_write_5m = or(&raw.cache_write_5m, "cache_write_5m", input)?;
-    Ok(Price {
-        input,
-        cached_input: or(&raw.cached_input, "cached_input", input)?,
-        cache_write_5m,
-        cache_write_1h: or(&raw.cache_write_1h, "cache_write_1h", cache_write_5m)?,
-        output: or(&raw.output, "output", 0)?,
-    })
 }
 
 fn compile_routes(raw: Option<Vec<RawRoute>>) -> Result<Vec<Route>, ConfigError> {

@@ -43,6 +43,70 @@ pub fn parse_usd_per_million(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is above the maximum of 1000000 USD per million tokens"))
 }
 
+/// Parses a price in USD per token written as a decimal number, optionally with an exponent
+/// (`"2.5e-06"`, `"0.000003"`, `"1E-7"`, as JSON numbers print), into pico-USD per token. The
+/// conversion is done on the decimal digits, never through a float; digits below one pico-USD
+/// (1e-12 USD) are rounded half up, so float artefacts such as `6.000000000000001e-06` give the
+/// intended whole number. No sign is accepted: a negative price is an error.
+pub fn parse_usd_per_token(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not a non-negative decimal number");
+    if text.starts_with('-') {
+        return Err(format!("`{text}` is negative"));
+    }
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && frac.is_empty() || !digits_ok(whole) || !digits_ok(frac) {
+        return Err(bad());
+    }
+    let (negative, exponent) = match exponent.strip_prefix('-') {
+        Some(e) => (true, e),
+        None => (false, exponent.strip_prefix('+').unwrap_or(exponent)),
+    };
+    if exponent.is_empty() || !digits_ok(exponent) {
+        return Err(bad());
+    }
+    let exponent: i64 = exponent.parse().map_err(|_| bad())?;
+    let exponent = if negative { -exponent } else { exponent };
+    // The value is 0.DIGITS × 10^point; in pico-USD the point moves twelve places right.
+    let digits: Vec<u8> = whole
+        .bytes()
+        .chain(frac.bytes())
+        .map(|b| b - b'0')
+        .collect();
+    let leading = digits.iter().take_while(|d| **d == 0).count();
+    let digits = digits.get(leading..).unwrap_or_default();
+    if digits.is_empty() {
+        return Ok(0);
+    }
+    let whole_len = i64::try_from(whole.len()).map_err(|_| bad())?;
+    let leading = i64::try_from(leading).map_err(|_| bad())?;
+    let int_digits = whole_len - leading + exponent.saturating_add(12);
+    let too_large =
+        || format!("`{text}` is above the maximum of 1 USD per token (1000000 per million)");
+    // MAX_PRICE_PICO has 13 digits; a number with more integer digits is larger.
+    if int_digits > 13 {
+        return Err(too_large());
+    }
+    let mut pico: u64 = 0;
+    for i in 0..int_digits.max(0) {
+        let d = usize::try_from(i).ok().and_then(|i| digits.get(i)).copied();
+        pico = pico * 10 + u64::from(d.unwrap_or(0));
+    }
+    let next = usize::try_from(int_digits)
+        .ok()
+        .and_then(|i| digits.get(i))
+        .copied();
+    if next.is_some_and(|d| d >= 5) {
+        pico += 1;
+    }
+    if pico > MAX_PRICE_PICO {
+        return Err(too_large());
+    }
+    Ok(pico)
+}
+
 /// Formats pico-USD as a plain decimal USD string with no trailing zeros: `1250000000` → `"0.00125"`.
 pub fn format_usd(pico: u128) -> String {
     let whole = pico / PICO_PER_USD;
@@ -104,6 +168,66 @@ mod tests {
                 "{bad} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn parses_per_token_prices_with_exponents() {
+        // USD per token as LiteLLM's JSON prints them: 2.5e-06 USD is $2.50 per million.
+        assert_eq!(parse_usd_per_token("2.5e-06"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_token("2.5e-6"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_token("2.5E-6"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_token("0.0000025"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_token("25e-7"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_token("0.00025e-2"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_token("3.75e-06"), Ok(3_750_000));
+        assert_eq!(parse_usd_per_token("1.25e-07"), Ok(125_000));
+        assert_eq!(parse_usd_per_token("7.5e-05"), Ok(75_000_000));
+        assert_eq!(parse_usd_per_token("0"), Ok(0));
+        assert_eq!(parse_usd_per_token("0.0"), Ok(0));
+        assert_eq!(parse_usd_per_token("0e5"), Ok(0));
+        assert_eq!(parse_usd_per_token("1e-12"), Ok(1));
+        assert_eq!(parse_usd_per_token("1"), Ok(1_000_000_000_000));
+        assert_eq!(parse_usd_per_token("1.0"), Ok(1_000_000_000_000));
+        assert_eq!(parse_usd_per_token("1e+0"), Ok(1_000_000_000_000));
+        assert_eq!(parse_usd_per_token("1e-400"), Ok(0));
+        // Sub-pico digits round half up: float artefacts land on the intended price.
+        assert_eq!(parse_usd_per_token("6.000000000000001e-06"), Ok(6_000_000));
+        assert_eq!(parse_usd_per_token("2.4999999999999998e-06"), Ok(2_500_000));
+        assert_eq!(parse_usd_per_token("1.5e-12"), Ok(2));
+        assert_eq!(parse_usd_per_token("1.4e-12"), Ok(1));
+        assert_eq!(parse_usd_per_token("4e-13"), Ok(0));
+    }
+
+    #[test]
+    fn rejects_bad_per_token_prices() {
+        for bad in [
+            "",
+            ".",
+            "e5",
+            "1e",
+            "1e-",
+            "1e+-2",
+            "-2.5e-06",
+            "-0",
+            "abc",
+            "1.2.3",
+            "1e5.5",
+            "0x10",
+            "NaN",
+            "inf",
+            "1.000001",
+            "2",
+            "1e1",
+            "1e99999999999999999999",
+        ] {
+            assert!(
+                parse_usd_per_token(bad).is_err(),
+                "{bad} should be rejected"
+            );
+        }
+        assert!(parse_usd_per_token("-1e-6")
+            .unwrap_err()
+            .contains("negative"));
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The price table: model name → prices in pico-USD per token, looked up by exact name, else by
-//! the longest configured prefix (`gpt-4o-2024-08-06` prices as `gpt-4o`).
+//! the longest configured prefix (`gpt-4o-2024-08-06` prices as `gpt-4o`), else the same on the
+//! name stripped of Bedrock and Vertex AI decorations. [`litellm`] reads LiteLLM's price format.
 
 use crate::money::PICO_PER_USD;
 use crate::usage::Usage;
+use std::collections::BTreeMap;
+
+pub mod litellm;
 
 /// Prices for one model, pico-USD per token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,31 +72,59 @@ impl PriceEntry {
     }
 }
 
-/// Immutable price table, sorted for longest-prefix lookup.
+/// Immutable price table: exact names, else the longest configured prefix, else the same after
+/// normalising a cloud model id ([`PriceTable::lookup`]).
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
-    /// Sorted by name length, longest first, so the first prefix hit is the longest.
-    entries: Vec<(String, PriceEntry)>,
+    entries: BTreeMap<String, PriceEntry>,
 }
 
+/// Bedrock cross-region inference profile prefixes (`us.anthropic.claude-…`).
+const BEDROCK_REGIONS: [&str; 7] = ["us", "us-gov", "eu", "apac", "jp", "au", "global"];
+/// Bedrock model-provider prefixes (`anthropic.claude-…`, `meta.llama3-…`).
+const BEDROCK_PROVIDERS: [&str; 8] = [
+    "anthropic",
+    "amazon",
+    "meta",
+    "mistral",
+    "cohere",
+    "ai21",
+    "deepseek",
+    "openai",
+];
+
 impl PriceTable {
+    /// A table of the given entries; a name given twice keeps its last entry.
     pub fn new(entries: impl IntoIterator<Item = (String, PriceEntry)>) -> Self {
-        let mut entries: Vec<_> = entries.into_iter().collect();
-        entries.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        Self { entries }
+        Self {
+            entries: entries.into_iter().collect(),
+        }
     }
 
     /// The entry for `model`: an exact entry, else the longest entry that is a prefix of it.
+    /// When neither exists, the same is tried on the model name with cloud decorations removed,
+    /// one after another: everything up to the last `/` (an ARN's `…:inference-profile/`,
+    /// `models/`), a Vertex AI `@version` suffix (`claude-sonnet-4@20250514`), a Bedrock
+    /// cross-region prefix (`us.`, `us-gov.`, `eu.`, `apac.`, `jp.`, `au.`, `global.`) and a
+    /// Bedrock provider prefix (`anthropic.`, `meta.`…). So
+    /// `us.anthropic.claude-sonnet-4-20250514-v1:0` is priced as `claude-sonnet-4` unless the
+    /// table has an entry for a longer form of it.
     pub fn lookup(&self, model: &str) -> Option<&PriceEntry> {
-        self.entries
-            .iter()
-            .find(|(name, _)| name == model)
-            .or_else(|| {
-                self.entries
-                    .iter()
-                    .find(|(name, _)| model.starts_with(name.as_str()))
-            })
-            .map(|(_, entry)| entry)
+        let mut previous = None;
+        normalisations(model).into_iter().find_map(|name| {
+            if previous == Some(name) {
+                return None;
+            }
+            previous = Some(name);
+            self.exact_or_prefix(name)
+        })
+    }
+
+    fn exact_or_prefix(&self, model: &str) -> Option<&PriceEntry> {
+        (0..=model.len())
+            .rev()
+            .filter_map(|end| model.get(..end))
+            .find_map(|prefix| self.entries.get(prefix))
     }
 
     pub fn len(&self) -> usize {
@@ -102,6 +134,30 @@ impl PriceTable {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Every (name, entry), in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &PriceEntry)> {
+        self.entries
+            .iter()
+            .map(|(name, entry)| (name.as_str(), entry))
+    }
+}
+
+/// The names [`PriceTable::lookup`] tries for `model`, each a further-stripped form of the last.
+fn normalisations(model: &str) -> [&str; 5] {
+    let path = model.rsplit_once('/').map_or(model, |(_, last)| last);
+    let version = path.split_once('@').map_or(path, |(name, _)| name);
+    let region = strip_dotted(version, &BEDROCK_REGIONS);
+    let provider = strip_dotted(region, &BEDROCK_PROVIDERS);
+    [model, path, version, region, provider]
+}
+
+/// `s` without a leading `<name>.` for the first of `names` it starts with.
+fn strip_dotted<'a>(s: &'a str, names: &[&str]) -> &'a str {
+    names
+        .iter()
+        .find_map(|name| s.strip_prefix(name)?.strip_prefix('.'))
+        .unwrap_or(s)
 }
 
 /// Cost of `usage` at `price`, in pico-USD. Cache reads and writes are part of the input tokens
@@ -130,130 +186,4 @@ pub fn whole_usd(pico: u128) -> u128 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::money::{format_usd, parse_usd_per_million};
-    use crate::usage::UsageSource;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-
-    fn usd(m: &str) -> u64 {
-        parse_usd_per_million(m).unwrap()
-    }
-
-    fn price(input: &str, cached: &str, output: &str) -> Price {
-        Price {
-            cached_input: usd(cached),
-            ..Price::flat(usd(input), usd(output))
-        }
-    }
-
-    fn table() -> PriceTable {
-        PriceTable::new([
-            (
-                "gpt-4".to_string(),
-                PriceEntry::new(price("30", "30", "60")),
-            ),
-            (
-                "gpt-4o".to_string(),
-                PriceEntry::new(price("2.50", "1.25", "10")),
-            ),
-            (
-                "gpt-4o-mini".to_string(),
-                PriceEntry::new(price("0.15", "0.075", "0.60")),
-            ),
-        ])
-    }
-
-    #[test]
-    fn exact_then_longest_prefix() {
-        let t = table();
-        assert_eq!(t.lookup("gpt-4o").unwrap().standard.input, 2_500_000);
-        assert_eq!(
-            t.lookup("gpt-4o-2024-08-06").unwrap().standard.input,
-            2_500_000
-        );
-        assert_eq!(
-            t.lookup("gpt-4o-mini-2024-07-18").unwrap().standard.input,
-            150_000
-        );
-        assert_eq!(t.lookup("gpt-4-0613").unwrap().standard.input, 30_000_000);
-        assert!(t.lookup("claude-3-5-sonnet").is_none());
-    }
-
-    #[test]
-    fn cost_splits_cached_and_output() {
-        let t = table();
-        let usage = Usage {
-            input_tokens: 1_000,
-            output_tokens: 500,
-            cached_tokens: 400,
-            reasoning_tokens: 100,
-            source: UsageSource::Provider,
-            ..Usage::default()
-        };
-        // 600 × $2.50/M + 400 × $1.25/M + 500 × $10/M = $0.0015 + $0.0005 + $0.005 = $0.007
-        let cost = cost_pico(&t.lookup("gpt-4o").unwrap().standard, &usage);
-        assert_eq!(format_usd(cost), "0.007");
-        assert_eq!(whole_usd(cost), 0);
-    }
-
-    #[test]
-    fn cached_above_input_is_clamped() {
-        let usage = Usage {
-            input_tokens: 10,
-            cached_tokens: 50,
-            ..Usage::default()
-        };
-        // All ten input tokens at the cached price, none at the full price.
-        assert_eq!(cost_pico(&price("2", "1", "0"), &usage), 10 * 1_000_000);
-    }
-
-    #[test]
-    fn cache_writes_are_billed_at_their_own_prices() {
-        // Anthropic Claude Sonnet 4 prices (anthropic.com/pricing): $3 input, $0.30 cache read,
-        // $3.75 5-minute write, $6 1-hour write, $15 output per million tokens.
-        let p = Price {
-            input: usd("3"),
-            cached_input: usd("0.30"),
-            cache_write_5m: usd("3.75"),
-            cache_write_1h: usd("6"),
-            output: usd("15"),
-        };
-        let usage = Usage {
-            input_tokens: 10_000,
-            cached_tokens: 4_000,
-            cache_write_5m_tokens: 2_000,
-            cache_write_1h_tokens: 1_000,
-            output_tokens: 100,
-            ..Usage::default()
-        };
-        // 3000×3 + 4000×0.30 + 2000×3.75 + 1000×6 + 100×15 = 9000+1200+7500+6000+1500 µ$ per M
-        assert_eq!(format_usd(cost_pico(&p, &usage)), "0.0252");
-        // Writes beyond what is left of the input are clamped.
-        let over = Usage {
-            input_tokens: 10,
-            cached_tokens: 6,
-            cache_write_5m_tokens: 6,
-            cache_write_1h_tokens: 6,
-            ..Usage::default()
-        };
-        assert_eq!(
-            cost_pico(&p, &over),
-            6 * u128::from(usd("0.30")) + 4 * u128::from(usd("3.75"))
-        );
-    }
-
-    #[test]
-    fn long_context_and_service_tiers_pick_the_price() {
-        let entry = PriceEntry {
-            standard: price("3", "0.30", "15"),
-            long_context: Some((200_000, price("6", "0.60", "22.50"))),
-            service_tiers: vec![("flex".into(), price("1.5", "0.15", "7.5"))],
-        };
-        assert_eq!(entry.price_for(None, 200_000).input, usd("3"));
-        assert_eq!(entry.price_for(None, 200_001).input, usd("6"));
-        assert_eq!(entry.price_for(Some("flex"), 300_000).input, usd("1.5"));
-        assert_eq!(entry.price_for(Some("default"), 10).input, usd("3"));
-    }
-}
+mod tests;

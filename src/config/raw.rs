@@ -24,6 +24,13 @@ pub(super) struct RawConfig {
     pub(super) tokenizer: RawTokenizer,
     #[serde(default)]
     pub(super) prices: BTreeMap<String, RawPrice>,
+    /// Prices in LiteLLM's `model_prices_and_context_window.json` format; entries keep every
+    /// key (unknown ones are ignored by [`crate::pricing::litellm`]).
+    #[serde(default)]
+    pub(super) litellm_prices: BTreeMap<String, serde_json::Value>,
+    /// Start from the built-in table `examples/prices.json`.
+    #[serde(default = "yes")]
+    pub(super) default_prices: bool,
     #[serde(default)]
     pub(super) azure: RawAzure,
     pub(super) max_body_bytes: Option<u64>,
@@ -31,6 +38,27 @@ pub(super) struct RawConfig {
     pub(super) max_copied_bytes_per_vm: Option<u64>,
     #[serde(default)]
     pub(super) fail_mode: FailMode,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A price table file (`examples/prices.json`): when its prices were read, from where, and the
+/// prices in the `prices` format.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPriceFile {
+    /// `YYYY-MM-DD`.
+    pub(super) as_of: String,
+    /// The pricing pages the prices come from.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) sources: Vec<String>,
+    /// Remarks for the reader.
+    #[serde(default)]
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) notes: Vec<String>,
+    pub(super) prices: BTreeMap<String, RawPrice>,
 }
 
 #[derive(Deserialize, Default)]

@@ -2,6 +2,8 @@ use super::*;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
+mod prices;
+
 fn parse(json: &str) -> Result<Config, ConfigError> {
     Config::parse(json.as_bytes())
 }
@@ -103,6 +105,20 @@ fn bad_values_are_named() {
         (r#"{"stamp": {"header_prefix": ""}}"#, "stamp.header_prefix"),
         (r#"{"metrics": {"max_models": 0}}"#, "metrics.max_models"),
         (r#"{"metrics": {"prefix": "a.b"}}"#, "metrics.prefix"),
+        (
+            r#"{"prices": {"m": {"input": 1, "long_context": {"above_input_tokens": 0, "input": 2}}}}"#,
+            "prices.m.long_context.above_input_tokens",
+        ),
+        (
+            r#"{"prices": {"m": {"input": 1, "service_tiers": {"flex": {"input": "x"}}}}}"#,
+            "prices.m.service_tiers.flex.input",
+        ),
+        (r#"{"default_prices": "yes"}"#, "default_prices"),
+        (r#"{"litellm_prices": []}"#, "litellm_prices"),
+        (
+            r#"{"litellm_prices": {"gpt-4o": {"input_cost_per_token": -2.5e-06}}}"#,
+            "litellm_prices.gpt-4o.input_cost_per_token",
+        ),
     ];
     for (json, field) in cases {
         let e = parse(json).unwrap_err();
