@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use tollbooth_integration::*;
 
-const PRICES: &str = r#"{"tenant":{"header":"x-tenant-id","api_key_salt":"it-salt"},
+const PRICES: &str = r#"{"default_prices":false,"tenant":{"header":"x-tenant-id","api_key_salt":"it-salt"},
   "attributes":{"team":"x-team","feature":"x-feature"},
   "prices":{"gpt-4o":{"input":2.5,"cached_input":1.25,"output":10},"gpt-4":{"input":30,"output":60},
             "gpt-3.5-turbo":{"input":0.5,"output":1.5},"gpt-4o-mini":{"input":0.15,"cached_input":0.075,"output":0.6}}}"#;
