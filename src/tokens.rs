@@ -1,6 +1,7 @@
 //! Token counting with tiktoken-rs. The encoding is chosen by model family (OpenAI's
 //! `tiktoken/model.py` mapping): o200k_base for gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and the o-series;
-//! cl100k_base for gpt-4, gpt-3.5-turbo and the embedding models; a configured default otherwise.
+//! cl100k_base for gpt-4, gpt-3.5-turbo (and -instruct), davinci-002, babbage-002 and the embedding
+//! models; a configured default otherwise.
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,6 +58,9 @@ const FAMILIES: &[(&str, Encoding)] = &[
     ("gpt-35", Encoding::Cl100kBase),
     ("text-embedding-3", Encoding::Cl100kBase),
     ("text-embedding-ada-002", Encoding::Cl100kBase),
+    // The legacy Completions base models.
+    ("davinci-002", Encoding::Cl100kBase),
+    ("babbage-002", Encoding::Cl100kBase),
 ];
 
 /// The encoding for `model`: the longest matching configured override, else the model family,
@@ -229,6 +233,16 @@ pub(crate) mod tests {
             encoding_for_model("llama-3", &[], Encoding::Cl100kBase),
             Encoding::Cl100kBase
         );
+        for legacy in [
+            "gpt-3.5-turbo-instruct",
+            "davinci-002",
+            "babbage-002",
+            "text-embedding-3-small",
+            "text-embedding-3-large",
+            "text-embedding-ada-002",
+        ] {
+            assert_eq!(encoding_for_model(legacy, &[], d), Encoding::Cl100kBase);
+        }
         let overrides = vec![("gpt-4o-ft".to_string(), Encoding::Cl100kBase)];
         assert_eq!(
             encoding_for_model("gpt-4o-ft-1", &overrides, d),

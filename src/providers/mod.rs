@@ -3,7 +3,13 @@
 
 pub mod detect;
 pub mod openai;
+pub mod openai_completions;
+pub mod openai_embeddings;
+pub mod openai_responses;
 pub mod openai_stream;
+
+#[cfg(test)]
+mod openai_cases;
 
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;

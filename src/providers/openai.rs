@@ -15,7 +15,7 @@ const TOKENS_PER_NAME: u64 = 1;
 const REPLY_PRIMING: u64 = 3;
 /// An image part's minimum cost (a low-detail image; OpenAI "Images and vision" guide). The
 /// real figure depends on the image size, which the filter does not decode.
-const IMAGE_PART_TOKENS: u64 = 85;
+pub(crate) const IMAGE_PART_TOKENS: u64 = 85;
 
 /// The endpoint of a plain Chat Completions route.
 pub const CHAT: Endpoint = Endpoint {
@@ -51,19 +51,7 @@ pub fn parse_request(
     tok: &Tokenizer,
 ) -> Result<RequestInfo, Problem> {
     let req = parse_object(body)?;
-    let model = match req
-        .get("model")
-        .and_then(Value::as_str)
-        .or(ep.model.as_deref())
-    {
-        Some(m) if !m.is_empty() => m.to_string(),
-        _ => {
-            return Err((
-                Invalid::MissingModel,
-                "request has no `model` string".into(),
-            ))
-        }
-    };
+    let model = request_model(&req, ep)?;
     let encoding = encoding_for_model(&model, &cfg.encoding_overrides, cfg.default_encoding);
     let max_output_tokens = ["max_completion_tokens", "max_tokens"]
         .iter()
@@ -72,15 +60,32 @@ pub fn parse_request(
         stream: req.get("stream").and_then(Value::as_bool).unwrap_or(false),
         max_output_tokens,
         choices: req.get("n").and_then(Value::as_u64).unwrap_or(1).max(1),
-        user: req.get("user").and_then(Value::as_str).map(str::to_string),
+        user: string_field(&req, "user"),
         estimated_input_tokens: estimate_prompt_tokens(&req, encoding, tok),
         encoding,
         model,
-        service_tier: req
-            .get("service_tier")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        service_tier: string_field(&req, "service_tier"),
     })
+}
+
+/// The request's `model`, else the one the path names (an Azure deployment).
+pub(crate) fn request_model(req: &Map<String, Value>, ep: &Endpoint) -> Result<String, Problem> {
+    match req
+        .get("model")
+        .and_then(Value::as_str)
+        .or(ep.model.as_deref())
+    {
+        Some(m) if !m.is_empty() => Ok(m.to_string()),
+        _ => Err((
+            Invalid::MissingModel,
+            "request has no `model` string".into(),
+        )),
+    }
+}
+
+/// A string member of a request or response object.
+pub(crate) fn string_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
 /// The cookbook's `num_tokens_from_messages` plus `num_tokens_for_tools`.
@@ -147,7 +152,11 @@ fn content_tokens(content: Option<&Value>, count: &impl Fn(&str) -> u64) -> u64 
 /// gpt-4o, 10 for cl100k models such as gpt-4), `name:description`, then per property
 /// `prop_key` and `name:type:description`, enum items, and `func_end` once. Descriptions lose a
 /// trailing period.
-fn tool_tokens(functions: &[&Value], enc: Encoding, count: &impl Fn(&str) -> u64) -> u64 {
+pub(crate) fn tool_tokens(
+    functions: &[&Value],
+    enc: Encoding,
+    count: &impl Fn(&str) -> u64,
+) -> u64 {
     if functions.is_empty() {
         return 0;
     }
@@ -202,6 +211,19 @@ fn value_text(v: &Value) -> String {
 /// Reads a Chat Completions response: the provider's usage when present and sane, else an
 /// estimate (the request's prompt estimate, and the returned messages counted).
 pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    parse_response_with(body, req, tok, provider_usage, output_tokens)
+}
+
+/// Reads the response of an OpenAI-style API (top-level `model`, `usage` and `service_tier`):
+/// `usage` read by `read_usage` when present and sane, else an estimate made of the request's
+/// prompt estimate and the output that `output` counts in the response.
+pub(crate) fn parse_response_with(
+    body: &[u8],
+    req: &RequestInfo,
+    tok: &Tokenizer,
+    read_usage: fn(&Value) -> Result<Usage, String>,
+    output: fn(&Map<String, Value>, Encoding, &Tokenizer) -> u64,
+) -> ResponseInfo {
     let resp = match parse_object(body) {
         Ok(r) => r,
         Err(problem) => return estimate_only(req, 0, Some(problem)),
@@ -213,7 +235,7 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
         .map(str::to_string);
     let (usage, problem) = match resp.get("usage") {
         None | Some(Value::Null) => (None, None),
-        Some(u) => match provider_usage(u) {
+        Some(u) => match read_usage(u) {
             Ok(u) => (Some(u), None),
             Err(detail) => (None, Some((Invalid::BadUsage, detail))),
         },
@@ -223,13 +245,10 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
             usage,
             model,
             problem: None,
-            service_tier: resp
-                .get("service_tier")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            service_tier: string_field(&resp, "service_tier"),
         },
         None => {
-            let output = output_tokens(&resp, req.encoding, tok);
+            let output = output(&resp, req.encoding, tok);
             ResponseInfo {
                 model,
                 ..estimate_only(req, output, problem)

@@ -3,6 +3,10 @@
 //! <https://platform.openai.com/docs/api-reference/chat-streaming>. Host-free; not wired into the
 //! filter yet.
 //!
+//! The legacy Completions stream (<https://platform.openai.com/docs/api-reference/completions/create>,
+//! `stream`, `stream_options`) has the same shape with `text_completion` objects whose choices
+//! carry their `text` instead of a `delta`; everything here serves it too.
+//!
 //! **Usage in a stream.** By default a stream carries no token counts. The request option
 //! `stream_options.include_usage: true`
 //! (<https://platform.openai.com/docs/api-reference/chat/create>, `stream_options`) makes OpenAI
@@ -27,6 +31,9 @@ use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+mod text;
+pub(crate) use text::DeltaTexts;
 
 /// The default cap on delta text kept for the output estimate: 256 KiB, about 64k tokens.
 /// Past it, further deltas are only measured in bytes and their tokens extrapolated.
@@ -121,6 +128,7 @@ pub fn is_usage_only_chunk(data: &[u8]) -> bool {
 /// [`super::openai`]'s output count for a whole response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Part {
+    /// Chat `delta.content`, or a legacy Completions choice's `text`.
     Content,
     Refusal,
     /// `tool_calls[i].function.name`, by the call's `index`.
@@ -133,17 +141,15 @@ enum Part {
     FunctionArguments,
 }
 
-/// Meters one streamed Chat Completions response from its SSE events' data.
+/// Meters one streamed Chat Completions or legacy Completions response from its SSE events'
+/// data. The two streams have the same shape (`choices`, `usage` with `include_usage`,
+/// `data: [DONE]`); a Chat choice carries a `delta`, a Completions choice its `text`.
 #[derive(Debug)]
 pub struct StreamMeter {
     expects_usage: bool,
-    max_text_bytes: usize,
     model: Option<String>,
     /// Delta text by (choice index, part), joined in arrival order.
-    texts: BTreeMap<(u64, Part), String>,
-    kept_bytes: usize,
-    /// Delta bytes that arrived past the cap (only measured).
-    dropped_bytes: u64,
+    texts: DeltaTexts<(u64, Part)>,
     finish_reasons: BTreeMap<u64, String>,
     service_tier: Option<String>,
     /// The latest non-null `usage`, validated.
@@ -165,12 +171,9 @@ impl StreamMeter {
     pub fn with_max_text_bytes(expects_usage: bool, max_text_bytes: usize) -> Self {
         Self {
             expects_usage,
-            max_text_bytes,
             model: None,
             service_tier: None,
-            texts: BTreeMap::new(),
-            kept_bytes: 0,
-            dropped_bytes: 0,
+            texts: DeltaTexts::new(max_text_bytes),
             finish_reasons: BTreeMap::new(),
             usage: None,
             error: None,
@@ -228,6 +231,10 @@ impl StreamMeter {
         {
             self.finish_reasons.insert(index, reason.to_string());
         }
+        // A legacy Completions choice: the generated text itself, no `delta`.
+        if let Some(s) = choice.get("text").and_then(Value::as_str) {
+            self.keep(index, Part::Content, s);
+        }
         let Some(delta) = choice.get("delta") else {
             return;
         };
@@ -262,18 +269,7 @@ impl StreamMeter {
 
     /// Keeps a delta's text, or once the cap is reached, only its length.
     fn keep(&mut self, choice: u64, part: Part, s: &str) {
-        if s.is_empty() {
-            return;
-        }
-        if self.dropped_bytes == 0 && self.kept_bytes.saturating_add(s.len()) <= self.max_text_bytes
-        {
-            self.kept_bytes += s.len();
-            self.texts.entry((choice, part)).or_default().push_str(s);
-        } else {
-            // Everything after the first delta that does not fit is dropped, so the kept text
-            // stays a prefix of the stream.
-            self.dropped_bytes = self.dropped_bytes.saturating_add(s.len() as u64);
-        }
+        self.texts.keep((choice, part), s);
     }
 
     /// The model the first chunk named.
@@ -324,16 +320,7 @@ impl StreamMeter {
     /// the cap at the kept text's tokens-per-byte rate (one token per four bytes if nothing was
     /// kept).
     pub fn output_tokens(&self, enc: Encoding, tok: &Tokenizer) -> u64 {
-        let kept: u64 = self.texts.values().map(|t| tok.count(enc, t)).sum();
-        let extra = match u64::try_from(self.kept_bytes) {
-            _ if self.dropped_bytes == 0 => 0,
-            Ok(bytes) if bytes > 0 => {
-                let scaled = u128::from(kept) * u128::from(self.dropped_bytes);
-                u64::try_from(scaled.div_ceil(u128::from(bytes))).unwrap_or(u64::MAX)
-            }
-            _ => self.dropped_bytes.div_ceil(4),
-        };
-        kept.saturating_add(extra)
+        self.texts.tokens(enc, tok)
     }
 
     /// The stream's usage. The provider's when a usable `usage` arrived, whether or not the stream
