@@ -99,6 +99,69 @@ fn fill_unchecked(expected: &Value, actual: &Value) -> Value {
     e
 }
 
+/// USD per million tokens, written as a decimal, in pico-USD per token (= micro-USD per
+/// million): exact for up to six decimals.
+fn pico(v: &Value) -> u128 {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    assert!(frac.len() <= 6, "{text}");
+    let frac = format!("{frac:0<6}");
+    whole.parse::<u128>().unwrap() * 1_000_000 + frac.parse::<u128>().unwrap()
+}
+
+/// The expected cost, worked out here from `examples/prices.json` (the built-in table the
+/// harness's configuration uses): the entry named by the case's `price_model`, else the
+/// model's exact entry, else its longest prefix. `None` when the table has no entry.
+fn expected_cost(spec: &Value, usage: &Value) -> Option<String> {
+    let table: Value = serde_json::from_slice(&read(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/prices.json"),
+    ))
+    .unwrap();
+    let prices = table["prices"].as_object().unwrap();
+    let model = spec["price_model"]
+        .as_str()
+        .or(usage["model"].as_str())
+        .unwrap();
+    let entry = prices.get(model).or_else(|| {
+        prices
+            .iter()
+            .filter(|(name, _)| model.starts_with(name.as_str()))
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, e)| e)
+    })?;
+    let n = |k: &str| u128::from(usage[k].as_u64().unwrap());
+    let input = n("input_tokens");
+    let level = match &entry["long_context"] {
+        lc if lc.is_object() && input > u128::from(lc["above_input_tokens"].as_u64().unwrap()) => {
+            lc
+        }
+        _ => entry,
+    };
+    let p_in = pico(&level["input"]);
+    let p = |k: &str, default: u128| level.get(k).map_or(default, pico);
+    let (cached, w5, w1) = (
+        n("cached_tokens"),
+        n("cache_write_5m_tokens"),
+        n("cache_write_1h_tokens"),
+    );
+    let p_w5 = p("cache_write_5m", p_in);
+    let cost = (input - cached - w5 - w1) * p_in
+        + cached * p("cached_input", p_in)
+        + w5 * p_w5
+        + w1 * p("cache_write_1h", p_w5)
+        + n("output_tokens") * p("output", 0);
+    // pico-USD → a trimmed decimal string of USD.
+    let text = format!(
+        "{}.{:012}",
+        cost / 1_000_000_000_000,
+        cost % 1_000_000_000_000
+    );
+    Some(text.trim_end_matches('0').trim_end_matches('.').to_string())
+}
+
 fn run_case(case: &Case, host: &mut Host, mode: (StopMode, bool), cut: usize) {
     let spec = &case.spec;
     let path = spec["path"].as_str().unwrap();
@@ -122,6 +185,11 @@ fn run_case(case: &Case, host: &mut Host, mode: (StopMode, bool), cut: usize) {
     let actual = usage_of(&state);
     let expected = fill_unchecked(&spec["expected"], &actual);
     assert_eq!(actual, expected, "{what}");
+    assert_eq!(
+        state["cost_usd"].as_str().map(str::to_string),
+        expected_cost(spec, &actual),
+        "{what}: cost"
+    );
     if let Some(min) = spec["expected_output_tokens_at_least"].as_u64() {
         assert!(actual["output_tokens"].as_u64().unwrap() >= min, "{what}");
     }

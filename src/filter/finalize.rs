@@ -4,7 +4,7 @@ use super::{HttpFilter, Metering, State, Target};
 use crate::attribution::clean_value;
 use crate::host::{Host, LogLevel, Map};
 use crate::pricing::cost_pico;
-use crate::providers::{openai, Api, RequestInfo, ResponseInfo};
+use crate::providers::{self, openai, RequestInfo, ResponseInfo};
 use crate::stamp::{self, Outcome};
 use crate::tokens::Tokenizer;
 use crate::usage::{Usage, UsageSource};
@@ -111,10 +111,7 @@ fn response_info(m: &Metering, req: &RequestInfo, tok: &Tokenizer) -> ResponseIn
         };
     }
     if m.response_parseable && !m.response_overflow && !m.response_body.is_empty() {
-        return match m.endpoint.api {
-            Api::OpenAiChat => openai::parse_response(&m.response_body, req, tok),
-            _ => openai::estimate_only(req, 0, None),
-        };
+        return providers::parse_response(m.endpoint.api, &m.response_body, req, tok);
     }
     openai::estimate_only(req, 0, None)
 }

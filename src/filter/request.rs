@@ -8,7 +8,7 @@ use crate::attribution::attribute;
 use crate::host::{Action, Body, Host, LogLevel, Map};
 use crate::providers::detect::detect;
 use crate::providers::openai_stream::prepare_stream_request;
-use crate::providers::{self, openai, Api, Invalid, Problem};
+use crate::providers::{self, openai, Invalid, Problem};
 
 impl HttpFilter {
     pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
@@ -94,7 +94,7 @@ impl HttpFilter {
             .ok()
             .flatten()
             .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<usize>().ok());
-        let hold_for_rewrite = matches!(endpoint.api, Api::OpenAiChat | Api::OpenAiCompletions)
+        let hold_for_rewrite = providers::injects_usage(endpoint.api)
             && declared.is_none_or(|n| n <= cfg.hold_limit());
         if hold_for_rewrite && declared.is_some() {
             if let Err(e) = host.remove_header(Map::RequestHeaders, "content-length") {
@@ -212,18 +212,12 @@ impl HttpFilter {
         };
         let cfg = &shared.config;
         let body = std::mem::take(&mut m.request_body);
-        let parsed = match m.endpoint.api {
-            Api::OpenAiChat => openai::parse_request(&body, &m.endpoint, cfg, &shared.tokenizer),
-            _ => Err((
-                Invalid::ContentType,
-                "this API is not metered yet".to_string(),
-            )),
-        };
+        let parsed = providers::parse_request(&m.endpoint, &body, cfg, &shared.tokenizer);
         let info = match parsed {
             Ok(info) => info,
             Err(problem) => return self.invalid_request(host, shared, problem),
         };
-        if info.stream && matches!(m.endpoint.api, Api::OpenAiChat | Api::OpenAiCompletions) {
+        if info.stream && providers::injects_usage(m.endpoint.api) {
             if let Some(plan) = prepare_stream_request(&body) {
                 m.expects_usage = plan.client_asked_for_usage;
                 match (plan.body, held) {

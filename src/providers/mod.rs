@@ -11,6 +11,7 @@ pub mod openai_stream;
 #[cfg(test)]
 mod openai_cases;
 
+use crate::config::Config;
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
 
@@ -129,14 +130,53 @@ pub trait StreamMeter {
 
 /// Whether the filter meters `api` yet; other detected APIs pass through unmetered.
 pub fn supported(api: Api) -> bool {
-    matches!(api, Api::OpenAiChat)
+    matches!(
+        api,
+        Api::OpenAiChat | Api::OpenAiCompletions | Api::OpenAiEmbeddings | Api::OpenAiResponses
+    )
+}
+
+/// Reads a complete request body of the endpoint's API.
+pub fn parse_request(
+    ep: &Endpoint,
+    body: &[u8],
+    cfg: &Config,
+    tok: &Tokenizer,
+) -> Result<RequestInfo, Problem> {
+    match ep.api {
+        Api::OpenAiChat => openai::parse_request(body, ep, cfg, tok),
+        Api::OpenAiCompletions => openai_completions::parse_request(body, ep, cfg, tok),
+        Api::OpenAiEmbeddings => openai_embeddings::parse_request(body, ep, cfg, tok),
+        Api::OpenAiResponses => openai_responses::parse_request(body, ep, cfg, tok),
+        _ => Err((Invalid::ContentType, "API not metered".into())),
+    }
+}
+
+/// Reads a complete (JSON) response body of `api`.
+pub fn parse_response(api: Api, body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    match api {
+        Api::OpenAiChat => openai::parse_response(body, req, tok),
+        Api::OpenAiCompletions => openai_completions::parse_response(body, req, tok),
+        Api::OpenAiEmbeddings => openai_embeddings::parse_response(body, req, tok),
+        Api::OpenAiResponses => openai_responses::parse_response(body, req, tok),
+        _ => openai::estimate_only(req, 0, None),
+    }
+}
+
+/// Whether streamed requests of `api` get `stream_options.include_usage` (OpenAI's Chat
+/// Completions and legacy Completions; the Responses API always reports usage).
+pub fn injects_usage(api: Api) -> bool {
+    matches!(api, Api::OpenAiChat | Api::OpenAiCompletions)
 }
 
 /// A meter for a streamed response of `api`; `expects_usage` says the upstream was asked to
 /// report usage in the stream (OpenAI's `include_usage`).
 pub fn stream_meter(api: Api, expects_usage: bool) -> Option<Box<dyn StreamMeter>> {
     match api {
-        Api::OpenAiChat => Some(Box::new(openai_stream::StreamMeter::new(expects_usage))),
+        Api::OpenAiChat | Api::OpenAiCompletions => {
+            Some(Box::new(openai_stream::StreamMeter::new(expects_usage)))
+        }
+        Api::OpenAiResponses => Some(Box::new(openai_responses::ResponsesStreamMeter::new())),
         _ => None,
     }
 }
