@@ -31,6 +31,10 @@ macro_rules! case {
 const CASES: &[(&str, &str, &[u8], &[u8])] = &[
     case!("openai/chat", "response.json"),
     case!("openai/chat_stream", "response.sse"),
+    case!(
+        "openai/chat_stream_sse_fixture",
+        "../../../sse/openai_chat_stream.sse"
+    ),
     case!("openai/completions", "response.json"),
     case!("openai/completions_stream", "response.sse"),
     case!("openai/embeddings", "response.json"),
