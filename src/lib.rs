@@ -9,6 +9,7 @@ pub mod config;
 pub mod eventstream;
 pub mod filter;
 pub mod host;
+pub mod json_stream;
 pub mod metrics;
 pub mod money;
 pub mod pricing;
