@@ -10,6 +10,7 @@ pub mod decode;
 pub mod eventstream;
 pub mod filter;
 pub mod host;
+pub mod json_stream;
 pub mod metrics;
 pub mod money;
 pub mod pricing;

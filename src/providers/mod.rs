@@ -2,6 +2,7 @@
 //! neutral [`RequestInfo`] and [`ResponseInfo`].
 
 pub mod detect;
+pub mod gemini;
 pub mod openai;
 pub mod openai_completions;
 pub mod openai_embeddings;

@@ -1,0 +1,249 @@
+//! Metering a streamed `streamGenerateContent` response. Each event is one
+//! `GenerateContentResponse`: the data of an SSE event with `?alt=sse`, or one element of the
+//! JSON array the method returns without it (split by [`crate::json_stream`]).
+//!
+//! `usageMetadata` in a stream is cumulative: the Gemini API sends the prompt count early and
+//! the candidates count with the last chunk; Vertex AI sends `{"trafficType": …}` alone until the
+//! last chunk. The meter keeps the latest one that holds a count (a later malformed one
+//! replaces it, as in the OpenAI meter). The candidates' streamed parts are kept as text, per
+//! candidate and [`PartKind`], for an estimate when the stream is cut; past
+//! [`DEFAULT_MAX_TEXT_BYTES`] only their length is kept and their tokens extrapolated. An
+//! `error` object in the stream is recorded.
+
+use super::{candidates, for_each_part_text, model_version, provider_usage, usage_metadata_of};
+use super::{items, PartKind};
+use crate::providers::openai::estimate_only;
+use crate::providers::{Invalid, RequestInfo, ResponseInfo};
+use crate::tokens::{Encoding, Tokenizer};
+use crate::usage::{Usage, UsageSource};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The default cap on streamed text kept for the output estimate: 256 KiB, about 64k tokens.
+pub const DEFAULT_MAX_TEXT_BYTES: usize = 256 * 1024;
+
+/// Meters one streamed `streamGenerateContent` response.
+#[derive(Debug)]
+pub struct GeminiStreamMeter {
+    max_text_bytes: usize,
+    model: Option<String>,
+    /// Streamed text by (candidate index, kind), joined in arrival order.
+    texts: BTreeMap<(u64, PartKind), String>,
+    kept_bytes: usize,
+    /// Text bytes that arrived past the cap (only measured).
+    dropped_bytes: u64,
+    finish_reasons: BTreeMap<u64, String>,
+    /// The latest `usageMetadata` holding a count, validated.
+    usage: Option<Result<Usage, String>>,
+    error: Option<Value>,
+    chunks: u64,
+    ignored: u64,
+}
+
+impl Default for GeminiStreamMeter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GeminiStreamMeter {
+    /// A meter keeping at most [`DEFAULT_MAX_TEXT_BYTES`] of streamed text.
+    pub fn new() -> Self {
+        Self::with_max_text_bytes(DEFAULT_MAX_TEXT_BYTES)
+    }
+
+    /// As [`GeminiStreamMeter::new`], keeping at most `max_text_bytes` bytes of text.
+    pub fn with_max_text_bytes(max_text_bytes: usize) -> Self {
+        Self {
+            max_text_bytes,
+            model: None,
+            texts: BTreeMap::new(),
+            kept_bytes: 0,
+            dropped_bytes: 0,
+            finish_reasons: BTreeMap::new(),
+            usage: None,
+            error: None,
+            chunks: 0,
+            ignored: 0,
+        }
+    }
+
+    /// Takes one streamed `GenerateContentResponse`. Data that is not a JSON object is counted
+    /// in [`GeminiStreamMeter::ignored`] and otherwise ignored.
+    pub fn on_chunk(&mut self, data: &[u8]) {
+        let Ok(chunk @ Value::Object(_)) = serde_json::from_slice::<Value>(data) else {
+            self.ignored += 1;
+            return;
+        };
+        self.chunks += 1;
+        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+            self.error = Some(err.clone());
+        }
+        if let Some(model) = model_version(&chunk) {
+            self.model = Some(model);
+        }
+        match usage_metadata_of(&chunk).map(provider_usage) {
+            Some(Ok(Some(usage))) => self.usage = Some(Ok(usage)),
+            Some(Err(detail)) => self.usage = Some(Err(detail)),
+            None | Some(Ok(None)) => {}
+        }
+        for (index, candidate) in candidates(&chunk) {
+            if let Some(reason) = candidate
+                .get("finishReason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                self.finish_reasons.insert(index, reason.to_string());
+            }
+            let parts = candidate.get("content").map(|c| items(c, "parts", "parts"));
+            for part in parts.into_iter().flatten() {
+                for_each_part_text(part, |kind, text| self.keep(index, kind, text));
+            }
+        }
+    }
+
+    /// Keeps a part's text, or once the cap is reached, only its length.
+    fn keep(&mut self, candidate: u64, kind: PartKind, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        if self.dropped_bytes == 0 && self.kept_bytes.saturating_add(s.len()) <= self.max_text_bytes
+        {
+            self.kept_bytes += s.len();
+            let text = self.texts.entry((candidate, kind)).or_default();
+            if kind == PartKind::Structured && !text.is_empty() {
+                // Calls and code arrive whole, one per part: keep them apart.
+                text.push('\n');
+            }
+            text.push_str(s);
+        } else {
+            // Everything after the first part that does not fit is dropped, so the kept text
+            // stays a prefix of the stream.
+            self.dropped_bytes = self.dropped_bytes.saturating_add(s.len() as u64);
+        }
+    }
+
+    /// The latest `modelVersion` seen.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Each candidate's `finishReason` (`STOP`, `MAX_TOKENS`, `SAFETY`, …), by candidate index.
+    pub fn finish_reasons(&self) -> &BTreeMap<u64, String> {
+        &self.finish_reasons
+    }
+
+    /// The latest `error` object sent inside the stream.
+    pub fn error(&self) -> Option<&Value> {
+        self.error.as_ref()
+    }
+
+    /// The error's `message`, when there was an error with one.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error
+            .as_ref()
+            .and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+    }
+
+    /// Whether a usable `usageMetadata` was the latest one seen.
+    pub fn has_provider_usage(&self) -> bool {
+        matches!(self.usage, Some(Ok(_)))
+    }
+
+    /// JSON object chunks taken.
+    pub fn chunks(&self) -> u64 {
+        self.chunks
+    }
+
+    /// Events whose data was not a JSON object.
+    pub fn ignored(&self) -> u64 {
+        self.ignored
+    }
+
+    /// Tokens of the streamed parts: each (candidate, kind) text counted whole, plus the bytes
+    /// past the cap at the kept text's tokens-per-byte rate (one token per four bytes if nothing
+    /// was kept).
+    pub fn output_tokens(&self, enc: Encoding, tok: &Tokenizer) -> u64 {
+        let kept: u64 = self.texts.values().map(|t| tok.count(enc, t)).sum();
+        let extra = match u64::try_from(self.kept_bytes) {
+            _ if self.dropped_bytes == 0 => 0,
+            Ok(bytes) if bytes > 0 => {
+                let scaled = u128::from(kept) * u128::from(self.dropped_bytes);
+                u64::try_from(scaled.div_ceil(u128::from(bytes))).unwrap_or(u64::MAX)
+            }
+            _ => self.dropped_bytes.div_ceil(4),
+        };
+        kept.saturating_add(extra)
+    }
+
+    /// The stream's usage.
+    ///
+    /// - A usable `usageMetadata` was the latest: the provider's usage. Except for a stream cut
+    ///   (`completed` false, or an `error` inside it) whose latest counts have no output yet
+    ///   although text arrived (the Gemini API's early chunks carry `promptTokenCount` only):
+    ///   then the provider's input and cached counts with the streamed text counted as output,
+    ///   source `estimate`.
+    /// - A malformed one was the latest: an estimate, problem `bad_usage`.
+    /// - None: an estimate (request's prompt estimate, streamed text counted); problem
+    ///   `bad_usage` when the stream completed without one and no `error` explains it.
+    pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
+        let problem = match &self.usage {
+            Some(Ok(usage))
+                if completed && self.error.is_none()
+                    || usage.output_tokens > 0
+                    || self.texts.is_empty() =>
+            {
+                return ResponseInfo {
+                    usage: *usage,
+                    model: self.model,
+                    problem: None,
+                    service_tier: None,
+                }
+            }
+            Some(Ok(usage)) => {
+                let output_tokens = self.output_tokens(req.encoding, tok);
+                return ResponseInfo {
+                    usage: Usage {
+                        output_tokens,
+                        reasoning_tokens: 0,
+                        source: UsageSource::Estimate,
+                        ..*usage
+                    },
+                    model: self.model,
+                    problem: None,
+                    service_tier: None,
+                };
+            }
+            Some(Err(detail)) => Some((Invalid::BadUsage, detail.clone())),
+            None if completed && self.error.is_none() => Some((
+                Invalid::BadUsage,
+                "stream completed without usageMetadata".into(),
+            )),
+            None => None,
+        };
+        let output = self.output_tokens(req.encoding, tok);
+        ResponseInfo {
+            model: self.model,
+            ..estimate_only(req, output, problem)
+        }
+    }
+}
+
+impl crate::providers::StreamMeter for GeminiStreamMeter {
+    fn on_event(&mut self, _event: &[u8], data: &[u8]) {
+        self.on_chunk(data);
+    }
+
+    fn finish(
+        self: Box<Self>,
+        req: &RequestInfo,
+        tok: &Tokenizer,
+        completed: bool,
+    ) -> ResponseInfo {
+        GeminiStreamMeter::finish(*self, req, tok, completed)
+    }
+}
+
+#[cfg(test)]
+mod tests;
