@@ -8,6 +8,7 @@
 //! nothing with part of an event, so this delays nothing a client could use.
 
 use crate::eventstream::{self, Decoder};
+use crate::json_stream::JsonArrayStream;
 use crate::providers::openai_stream::is_usage_only_chunk;
 use crate::providers::StreamMeter;
 use crate::sse::{block_end, EndOfStream, SseParser};
@@ -16,6 +17,8 @@ use crate::sse::{block_end, EndOfStream, SseParser};
 pub(super) enum Framing {
     Sse(SseParser),
     EventStream(Decoder),
+    /// Gemini's `streamGenerateContent` without `alt=sse`: one JSON array, element by element.
+    JsonArray(JsonArrayStream),
 }
 
 pub(super) struct ResponseStream {
@@ -89,6 +92,7 @@ impl ResponseStream {
         let clean = match &mut self.framing {
             Framing::Sse(p) => p.finish() == EndOfStream::Clean,
             Framing::EventStream(d) => d.finish().is_ok(),
+            Framing::JsonArray(a) => a.finish().is_ok(),
         };
         (clean && self.broken.is_none(), held)
     }
@@ -97,6 +101,7 @@ impl ResponseStream {
         match &self.framing {
             Framing::Sse(p) => p.max_event_bytes(),
             Framing::EventStream(_) => eventstream::DEFAULT_MAX_MESSAGE_BYTES,
+            Framing::JsonArray(a) => a.max_element_bytes(),
         }
     }
 
@@ -128,6 +133,11 @@ impl ResponseStream {
                     meter.on_event(name.unwrap_or_default().as_bytes(), m.payload());
                 });
                 if let Err(e) = result {
+                    self.broken.get_or_insert_with(|| e.to_string());
+                }
+            }
+            Framing::JsonArray(a) => {
+                if let Err(e) = a.push(bytes, &mut |element| meter.on_event(b"", element)) {
                     self.broken.get_or_insert_with(|| e.to_string());
                 }
             }

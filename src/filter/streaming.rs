@@ -5,13 +5,15 @@ use super::stream::{Framing, ResponseStream};
 use super::{HttpFilter, Metering, Shared, State, Target};
 use crate::eventstream::Decoder;
 use crate::host::{Action, Body, Host, LogLevel};
-use crate::providers;
+use crate::json_stream::JsonArrayStream;
+use crate::providers::{self, Api};
 use crate::sse::SseParser;
 use crate::stamp;
 
 /// A stream meter for a successful streamed response, chosen by content type: server-sent
-/// events (`text/event-stream`) or the AWS event stream
-/// (`application/vnd.amazon.eventstream`). `None` for a whole-body response.
+/// events (`text/event-stream`), the AWS event stream (`application/vnd.amazon.eventstream`),
+/// or, for Gemini's `streamGenerateContent` without `alt=sse`, a JSON array delivered element
+/// by element. `None` for a whole-body response.
 pub(super) fn stream_for(
     m: &Metering,
     content_type: &[u8],
@@ -22,6 +24,11 @@ pub(super) fn stream_for(
         Framing::Sse(SseParser::with_max_event_bytes(shared.config.hold_limit()))
     } else if base.eq_ignore_ascii_case(b"application/vnd.amazon.eventstream") {
         Framing::EventStream(Decoder::new())
+    } else if m.endpoint.api == Api::Gemini
+        && m.endpoint.stream
+        && base.eq_ignore_ascii_case(b"application/json")
+    {
+        Framing::JsonArray(JsonArrayStream::new(shared.config.hold_limit()))
     } else {
         return None;
     };

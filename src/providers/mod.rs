@@ -133,7 +133,11 @@ pub trait StreamMeter {
 pub fn supported(api: Api) -> bool {
     matches!(
         api,
-        Api::OpenAiChat | Api::OpenAiCompletions | Api::OpenAiEmbeddings | Api::OpenAiResponses
+        Api::OpenAiChat
+            | Api::OpenAiCompletions
+            | Api::OpenAiEmbeddings
+            | Api::OpenAiResponses
+            | Api::Gemini
     )
 }
 
@@ -149,6 +153,7 @@ pub fn parse_request(
         Api::OpenAiCompletions => openai_completions::parse_request(body, ep, cfg, tok),
         Api::OpenAiEmbeddings => openai_embeddings::parse_request(body, ep, cfg, tok),
         Api::OpenAiResponses => openai_responses::parse_request(body, ep, cfg, tok),
+        Api::Gemini => gemini::parse_request(body, ep, cfg, tok),
         _ => Err((Invalid::ContentType, "API not metered".into())),
     }
 }
@@ -160,6 +165,7 @@ pub fn parse_response(api: Api, body: &[u8], req: &RequestInfo, tok: &Tokenizer)
         Api::OpenAiCompletions => openai_completions::parse_response(body, req, tok),
         Api::OpenAiEmbeddings => openai_embeddings::parse_response(body, req, tok),
         Api::OpenAiResponses => openai_responses::parse_response(body, req, tok),
+        Api::Gemini => gemini::parse_response(body, req, tok),
         _ => openai::estimate_only(req, 0, None),
     }
 }
@@ -178,6 +184,7 @@ pub fn stream_meter(api: Api, expects_usage: bool) -> Option<Box<dyn StreamMeter
             Some(Box::new(openai_stream::StreamMeter::new(expects_usage)))
         }
         Api::OpenAiResponses => Some(Box::new(openai_responses::ResponsesStreamMeter::new())),
+        Api::Gemini => Some(Box::new(gemini::GeminiStreamMeter::new())),
         _ => None,
     }
 }
