@@ -1,6 +1,8 @@
 //! Provider formats. Each module turns a provider's request and response bodies into the
 //! neutral [`RequestInfo`] and [`ResponseInfo`].
 
+pub mod anthropic;
+pub mod bedrock_invoke;
 pub mod detect;
 pub mod gemini;
 pub mod openai;
