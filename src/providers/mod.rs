@@ -140,6 +140,8 @@ pub fn supported(api: Api) -> bool {
             | Api::OpenAiEmbeddings
             | Api::OpenAiResponses
             | Api::Gemini
+            | Api::AnthropicMessages
+            | Api::BedrockInvoke
     )
 }
 
@@ -156,6 +158,8 @@ pub fn parse_request(
         Api::OpenAiEmbeddings => openai_embeddings::parse_request(body, ep, cfg, tok),
         Api::OpenAiResponses => openai_responses::parse_request(body, ep, cfg, tok),
         Api::Gemini => gemini::parse_request(body, ep, cfg, tok),
+        Api::AnthropicMessages => anthropic::parse_request(body, ep, cfg, tok),
+        Api::BedrockInvoke => bedrock_invoke::parse_request(body, ep, cfg, tok),
         _ => Err((Invalid::ContentType, "API not metered".into())),
     }
 }
@@ -168,6 +172,8 @@ pub fn parse_response(api: Api, body: &[u8], req: &RequestInfo, tok: &Tokenizer)
         Api::OpenAiEmbeddings => openai_embeddings::parse_response(body, req, tok),
         Api::OpenAiResponses => openai_responses::parse_response(body, req, tok),
         Api::Gemini => gemini::parse_response(body, req, tok),
+        Api::AnthropicMessages => anthropic::parse_response(body, req, tok),
+        Api::BedrockInvoke => bedrock_invoke::parse_response(body, req, tok),
         _ => openai::estimate_only(req, 0, None),
     }
 }
@@ -187,6 +193,8 @@ pub fn stream_meter(api: Api, expects_usage: bool) -> Option<Box<dyn StreamMeter
         }
         Api::OpenAiResponses => Some(Box::new(openai_responses::ResponsesStreamMeter::new())),
         Api::Gemini => Some(Box::new(gemini::GeminiStreamMeter::new())),
+        Api::AnthropicMessages => Some(Box::new(anthropic::AnthropicStreamMeter::new())),
+        Api::BedrockInvoke => Some(Box::new(bedrock_invoke::BedrockInvokeStreamMeter::new())),
         _ => None,
     }
 }
