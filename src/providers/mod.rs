@@ -1,6 +1,7 @@
 //! Provider formats. Each module turns a provider's request and response bodies into the
 //! neutral [`RequestInfo`] and [`ResponseInfo`].
 
+pub mod bedrock_converse;
 pub mod detect;
 pub mod openai;
 pub mod openai_stream;
