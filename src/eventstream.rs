@@ -216,6 +216,17 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The name a stream meter ([`crate::providers::StreamMeter::on_event`]) gets for a message:
+/// `:exception-type` for an `exception` message, `:error-code` for an unmodeled `error`
+/// message, `:event-type` otherwise.
+pub fn event_name<'a>(m: &Message<'a>) -> Option<&'a str> {
+    match m.message_type() {
+        Some("exception") => m.exception_type(),
+        Some("error") => m.error_code(),
+        _ => m.event_type(),
+    }
+}
+
 /// Iterator over a message's headers, which were validated when the message was decoded.
 #[derive(Debug, Clone)]
 pub struct Headers<'a>(&'a [u8]);
@@ -504,5 +515,7 @@ pub fn decode_invoke_chunk(payload: &[u8]) -> Result<Vec<u8>, ChunkError> {
         .map_err(|_| ChunkError::Base64)
 }
 
+#[cfg(test)]
+pub(crate) mod encode_for_tests;
 #[cfg(test)]
 mod tests;

@@ -10,8 +10,9 @@ use crate::config::{Config, Provider};
 use crate::decode::ContentDecoder;
 use crate::host::{Action, Host, LogLevel, Map};
 use crate::metrics::Recorder;
-use crate::providers::{Endpoint, Invalid, Problem, RequestInfo};
+use crate::providers::{bedrock_invoke, Api, Endpoint, Invalid, Problem, RequestInfo};
 use crate::tokens::Tokenizer;
+use crate::usage::Usage;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -65,6 +66,9 @@ struct Metering {
     decoder: Option<ContentDecoder>,
     /// Why the compressed response could not be decoded.
     decode_failed: Option<String>,
+    /// Usage from response headers (Bedrock InvokeModel's `x-amzn-bedrock-*-token-count`),
+    /// taken when the body has none.
+    header_usage: Option<Usage>,
     attribution: Attribution,
     request_body: Vec<u8>,
     request: Option<RequestInfo>,
@@ -143,6 +147,13 @@ impl HttpFilter {
             .and_then(|e| ContentDecoder::for_encoding(e, max));
         let readable = identity || m.decoder.is_some();
         m.response_parseable = is_json(&content_type) && readable;
+        if m.endpoint.api == Api::BedrockInvoke {
+            let mut get = |n: &str| host.header(Map::ResponseHeaders, n).ok().flatten();
+            let input = get("x-amzn-bedrock-input-token-count");
+            let output = get("x-amzn-bedrock-output-token-count");
+            m.header_usage =
+                bedrock_invoke::usage_from_headers(input.as_deref(), output.as_deref());
+        }
         let ok = m.status.is_some_and(|s| (200..300).contains(&s));
         if ok && readable && !end_of_stream {
             m.stream = stream_for(m, &content_type, &shared);

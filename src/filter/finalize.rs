@@ -29,12 +29,20 @@ impl HttpFilter {
         }
         let req = m.request.take()?;
         let req = &req;
-        let info = match m.stream.as_mut().and_then(|s| s.meter.take()) {
+        let mut info = match m.stream.as_mut().and_then(|s| s.meter.take()) {
             Some(meter) if ok_status(m.status) => {
                 meter.finish(req, &shared.tokenizer, m.stream_ended)
             }
             _ => response_info(&m, req, &shared.tokenizer),
         };
+        // Bedrock InvokeModel also reports the counts in response headers: better than an
+        // estimate when the body had none.
+        if let Some(usage) = m.header_usage.filter(|_| ok_status(m.status)) {
+            if info.usage.source != UsageSource::Provider {
+                info.usage = usage;
+                info.problem = None;
+            }
+        }
         if let Some((reason, detail)) = &info.problem {
             host.log(
                 LogLevel::Warn,

@@ -25,7 +25,6 @@ impl HttpFilter {
         let authority = get(":authority").map(|a| String::from_utf8_lossy(&a).into_owned());
         let route = cfg.route(&path, authority.as_deref());
         let detected = route.and_then(|r| detect(r.provider, &path, &cfg.azure_deployments));
-        let detected = detected.filter(|(_, e)| providers::supported(e.api));
         let (Some((provider, endpoint)), Some(b"POST")) = (detected, method.as_deref()) else {
             self.state = State::Passthrough;
             return Action::Continue;
@@ -114,6 +113,7 @@ impl HttpFilter {
             stream_ended: false,
             decoder: None,
             decode_failed: None,
+            header_usage: None,
             attribution,
             request_body: Vec::new(),
             request: None,

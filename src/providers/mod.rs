@@ -2,6 +2,7 @@
 //! neutral [`RequestInfo`] and [`ResponseInfo`].
 
 pub mod anthropic;
+pub mod bedrock_converse;
 pub mod bedrock_invoke;
 pub mod detect;
 pub mod gemini;
@@ -131,20 +132,6 @@ pub trait StreamMeter {
         -> ResponseInfo;
 }
 
-/// Whether the filter meters `api` yet; other detected APIs pass through unmetered.
-pub fn supported(api: Api) -> bool {
-    matches!(
-        api,
-        Api::OpenAiChat
-            | Api::OpenAiCompletions
-            | Api::OpenAiEmbeddings
-            | Api::OpenAiResponses
-            | Api::Gemini
-            | Api::AnthropicMessages
-            | Api::BedrockInvoke
-    )
-}
-
 /// Reads a complete request body of the endpoint's API.
 pub fn parse_request(
     ep: &Endpoint,
@@ -160,7 +147,7 @@ pub fn parse_request(
         Api::Gemini => gemini::parse_request(body, ep, cfg, tok),
         Api::AnthropicMessages => anthropic::parse_request(body, ep, cfg, tok),
         Api::BedrockInvoke => bedrock_invoke::parse_request(body, ep, cfg, tok),
-        _ => Err((Invalid::ContentType, "API not metered".into())),
+        Api::BedrockConverse => bedrock_converse::parse_request(body, ep, cfg, tok),
     }
 }
 
@@ -174,7 +161,7 @@ pub fn parse_response(api: Api, body: &[u8], req: &RequestInfo, tok: &Tokenizer)
         Api::Gemini => gemini::parse_response(body, req, tok),
         Api::AnthropicMessages => anthropic::parse_response(body, req, tok),
         Api::BedrockInvoke => bedrock_invoke::parse_response(body, req, tok),
-        _ => openai::estimate_only(req, 0, None),
+        Api::BedrockConverse => bedrock_converse::parse_response(body, req, tok),
     }
 }
 
@@ -195,6 +182,7 @@ pub fn stream_meter(api: Api, expects_usage: bool) -> Option<Box<dyn StreamMeter
         Api::Gemini => Some(Box::new(gemini::GeminiStreamMeter::new())),
         Api::AnthropicMessages => Some(Box::new(anthropic::AnthropicStreamMeter::new())),
         Api::BedrockInvoke => Some(Box::new(bedrock_invoke::BedrockInvokeStreamMeter::new())),
-        _ => None,
+        Api::BedrockConverse => Some(Box::new(bedrock_converse::ConverseStreamMeter::new())),
+        Api::OpenAiEmbeddings => None,
     }
 }
