@@ -168,7 +168,10 @@ fn expected_cost(spec: &Value, usage: &Value) -> Option<String> {
 fn run_case(case: &Case, host: &mut Host, mode: (StopMode, bool), cut: usize) {
     let spec = &case.spec;
     let path = spec["path"].as_str().unwrap();
-    let req = Request::post(path, case.request.clone()).header("content-type", "application/json");
+    // The request arrives in two pieces too, cut at a position that moves with `cut`.
+    let req = Request::post(path, case.request.clone())
+        .header("content-type", "application/json")
+        .chunking(Chunking::Sizes(vec![cut % (case.request.len() + 1)]));
     let mut resp = Response::ok(case.response.clone())
         .header(
             "content-type",

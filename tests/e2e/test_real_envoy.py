@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import harness
-from test_sdk import MESSAGES, expected_cost
+from test_sdk import CLAUDE, CLAUDE_MESSAGES, MESSAGES, anthropic_client, anthropic_cost, expected_cost
 
 
 def envoy_binary() -> str:
@@ -45,6 +45,7 @@ class Envoy:
     def __init__(self, headers_mode: bool):
         self.mock = harness._spawn([harness._bin("mock-llm"), "--listen", "127.0.0.1:0"])
         mock_port = int(self.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+        self.mock_url = f"http://127.0.0.1:{mock_port}"
         doc = yaml.safe_load((harness.ROOT / "envoy" / "envoy.yaml").read_text())
         doc = copy.deepcopy(doc)
         self.port, admin_port = free_port(), free_port()
@@ -134,3 +135,46 @@ def test_real_envoy_meters_through_the_filter(envoy):
     stats = envoy.stats()
     requests = 1 if envoy.headers_mode else 2
     assert stats.get("wasmcustom.tollbooth.tenant.acme.model.gpt-4o.requests") == str(requests), sorted(k for k in stats if "tollbooth" in k)
+
+
+def test_real_envoy_streams_with_the_usage_rewrite(envoy):
+    """A streamed OpenAI request: Envoy forwards the body the filter rewrote (include_usage
+    added, content-length dropped), the SDK gets the same text without the injected usage
+    chunk, and the stream ends with the cost (comment and trailers)."""
+    def text_of(url: str) -> tuple[str, list]:
+        sdk = openai.OpenAI(base_url=url + "/v1", api_key="sk-envoy-test", default_headers={"x-tenant-id": "acme"}, max_retries=0)
+        chunks = list(sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks
+
+    direct, _ = text_of(envoy.mock_url)
+    text, chunks = text_of(envoy.url)
+    assert text == direct and text, envoy.log()
+    assert all(c.usage is None and c.choices for c in chunks)
+    with urllib.request.urlopen(envoy.mock_url + "/__mock/requests", timeout=10) as r:
+        upstream = [e for e in json.loads(r.read())["requests"] if e["path"] == "/v1/chat/completions"][-1]
+    assert json.loads(upstream["body"])["stream_options"] == {"include_usage": True}
+    body = json.dumps({"model": "gpt-4o", "messages": MESSAGES, "stream": True}).encode()
+    status, _, resp, trailers = harness.raw_request(envoy.url, "/v1/chat/completions", body,
+                                                    {"content-type": "application/json", "x-tenant-id": "acme"})
+    assert status == 200
+    events, _, comment = resp.decode().rpartition("data: [DONE]\n\n")
+    assert '"choices":[]' not in events
+    meta = json.loads(comment.removeprefix(": tollbooth ").strip())
+    assert meta["usage_source"] == "provider"
+    assert trailers.get("x-llm-cost-usd") == meta["cost_usd"] == expected_cost("gpt-4o", meta["input_tokens"], meta["output_tokens"]), envoy.log()
+
+
+def test_real_envoy_streams_anthropic(envoy):
+    def stream(url: str):
+        with anthropic_client(url, **{"x-tenant-id": "acme"}).messages.stream(
+                model=CLAUDE, max_tokens=256, messages=CLAUDE_MESSAGES) as s:
+            return "".join(s.text_stream), s.get_final_message()
+
+    direct_text, direct = stream(envoy.mock_url)
+    text, final = stream(envoy.url)
+    assert text == direct_text and final.usage.output_tokens == direct.usage.output_tokens, envoy.log()
+    body = json.dumps({"model": CLAUDE, "max_tokens": 256, "messages": CLAUDE_MESSAGES, "stream": True}).encode()
+    status, _, resp, trailers = harness.raw_request(envoy.url, "/v1/messages", body,
+                                                    {"content-type": "application/json", "x-tenant-id": "acme"})
+    assert status == 200
+    assert trailers.get("x-llm-cost-usd") == anthropic_cost(CLAUDE, direct.usage), envoy.log()

@@ -1,5 +1,5 @@
 """Real SDK clients through the host running the real tollbooth.wasm in front of the mock
-upstream. Expected costs are computed here, independently, from examples/tollbooth.json."""
+upstream. Expected costs are computed here, independently, from examples/prices.json and examples/tollbooth.json."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ import pytest
 
 import harness
 
-PRICES = json.loads(harness.EXAMPLE_CONFIG.read_text())["prices"]
+# The built-in table, then the example configuration's own entries over it.
+PRICES = {**json.loads((harness.ROOT / "examples" / "prices.json").read_text())["prices"],
+          **json.loads(harness.EXAMPLE_CONFIG.read_text())["prices"]}
+
+
+def price_entry(model: str) -> dict:
+    """The exact entry, else the longest prefix (how the filter looks models up)."""
+    if model in PRICES:
+        return PRICES[model]
+    return PRICES[max((k for k in PRICES if model.startswith(k)), key=len)]
 SALT = json.loads(harness.EXAMPLE_CONFIG.read_text())["tenant"]["api_key_salt"]
 MESSAGES = [
     {"role": "system", "content": "You are a terse assistant."},
@@ -21,7 +30,7 @@ MESSAGES = [
 
 
 def expected_cost(model: str, prompt: int, completion: int, cached: int = 0) -> str:
-    p = PRICES[model]
+    p = price_entry(model)
     per_m = Decimal(1_000_000)
     cost = (Decimal(prompt - cached) * Decimal(str(p["input"])) + Decimal(cached) * Decimal(str(p.get("cached_input", p["input"])))
             + Decimal(completion) * Decimal(str(p["output"]))) / per_m
@@ -154,3 +163,77 @@ def test_stream_cost_arrives_as_trailers_and_a_final_comment(trailers_stack):
         model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}))
     assert meta["input_tokens"] == direct[-1].usage.prompt_tokens
     assert meta["output_tokens"] == direct[-1].usage.completion_tokens
+
+
+def anthropic_client(url: str, **headers: str):
+    import anthropic
+    return anthropic.Anthropic(base_url=url, api_key="sk-ant-test-not-real", default_headers=headers, max_retries=0)
+
+
+CLAUDE = "claude-sonnet-4-5"
+CLAUDE_MESSAGES = [{"role": "user", "content": "Summarise the quarterly cloud bill in one line."}]
+
+
+def anthropic_cost(model: str, usage) -> str:
+    """Anthropic bills input, cache reads and cache writes at their own prices."""
+    p = price_entry(model)
+    price = lambda k, d: Decimal(str(p.get(k, d)))  # noqa: E731
+    cost = (Decimal(usage.input_tokens) * price("input", 0)
+            + Decimal(usage.cache_read_input_tokens or 0) * price("cached_input", p["input"])
+            + Decimal(usage.cache_creation_input_tokens or 0) * price("cache_write_5m", p["input"])
+            + Decimal(usage.output_tokens) * price("output", 0)) / Decimal(1_000_000)
+    return format(cost.normalize(), "f")
+
+
+def test_anthropic_sdk_sees_cost_headers(headers_stack):
+    c = anthropic_client(headers_stack.url, **{"x-tenant-id": "acme", "x-mock-usage": "3000,200,1000,0",
+                                                "x-mock-cache-write": "500"})
+    raw = c.messages.with_raw_response.create(model=CLAUDE, max_tokens=256, messages=CLAUDE_MESSAGES)
+    msg = raw.parse()
+    u = msg.usage
+    h = raw.headers
+    assert h["x-llm-tenant"] == "acme" and h["x-llm-usage-source"] == "provider"
+    total_input = u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
+    assert int(h["x-llm-input-tokens"]) == total_input == 3000
+    assert h["x-llm-cached-tokens"] == "1000" and h["x-llm-cache-write-tokens"] == "500"
+    assert h["x-llm-cost-usd"] == anthropic_cost(CLAUDE, u)
+
+
+@pytest.mark.parametrize("stack_name", ["headers_stack", "trailers_stack"])
+def test_anthropic_sdk_streams_with_the_same_text(stack_name, request):
+    stack = request.getfixturevalue(stack_name)
+
+    def stream(url: str):
+        with anthropic_client(url, **{"x-tenant-id": "acme"}).messages.stream(
+                model=CLAUDE, max_tokens=256, messages=CLAUDE_MESSAGES) as s:
+            text = "".join(s.text_stream)
+            return text, s.get_final_message()
+
+    direct_text, direct = stream(stack.mock_url)
+    text, final = stream(stack.url)
+    assert text == direct_text and text
+    assert final.usage.output_tokens == direct.usage.output_tokens
+    body = json.dumps({"model": CLAUDE, "max_tokens": 256, "messages": CLAUDE_MESSAGES, "stream": True}).encode()
+    status, _, resp, trailers = harness.raw_request(stack.url, "/v1/messages", body,
+                                                    {"content-type": "application/json", "x-tenant-id": "acme",
+                                                     "anthropic-version": "2023-06-01"})
+    assert status == 200
+    comment = resp.decode().rsplit("\n\n", 2)[-2]
+    meta = json.loads(comment.removeprefix(": tollbooth "))
+    assert meta["provider"] == "anthropic" and meta["usage_source"] == "provider"
+    assert meta["output_tokens"] == direct.usage.output_tokens
+    assert meta["input_tokens"] == direct.usage.input_tokens
+    assert trailers["x-llm-cost-usd"] == meta["cost_usd"] == anthropic_cost(CLAUDE, direct.usage)
+
+
+def test_gemini_stream_is_metered(headers_stack):
+    """The streamed JSON array (no alt=sse) and SSE forms give the same usage."""
+    body = json.dumps({"contents": [{"role": "user", "parts": [{"text": "Summarise the bill."}]}]}).encode()
+    seen = []
+    for path in ("/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+                 "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"):
+        status, _, resp, trailers = harness.raw_request(headers_stack.url, path, body,
+                                                        {"content-type": "application/json", "x-tenant-id": "acme"})
+        assert status == 200 and trailers["x-llm-usage-source"] == "provider", path
+        seen.append((trailers["x-llm-input-tokens"], trailers["x-llm-output-tokens"], trailers["x-llm-cost-usd"]))
+    assert seen[0] == seen[1]

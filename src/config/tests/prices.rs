@@ -116,6 +116,8 @@ fn builtin_table_prices_dated_and_cloud_model_ids() {
         ("text-embedding-ada-002", "0.10"),
         ("claude-opus-4-1-20250805", "15"),
         ("claude-opus-4-20250514", "15"),
+        ("claude-opus-4-0", "15"),
+        ("claude-sonnet-4-0", "3"),
         ("claude-sonnet-4-5-20250929", "3"),
         ("claude-sonnet-4-20250514", "3"),
         ("claude-3-7-sonnet-20250219", "3"),
@@ -142,6 +144,15 @@ fn builtin_table_prices_dated_and_cloud_model_ids() {
         (usd("0.02"), 0)
     );
     assert_eq!(input("llama-3-70b"), None);
+    // Models released after the table's date do not take an older model's price by prefix.
+    for later in [
+        "claude-opus-4-5",
+        "claude-opus-4-8",
+        "claude-sonnet-5",
+        "claude-opus-5",
+    ] {
+        assert_eq!(input(later), None, "{later}");
+    }
 }
 
 #[test]
