@@ -49,6 +49,25 @@ def stream_demo(stack) -> None:
     for k, v in sorted(trailers.items()):
         print(f"  trailer {k}: {v}")
 
+    print("\nOther providers through the same filter, detected from the path:")
+    import anthropic
+    claude = anthropic.Anthropic(base_url=stack.url, api_key="sk-ant-demo", default_headers={"x-tenant-id": "globex"})
+    raw = claude.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=200, messages=QUESTION,
+                                                   extra_headers={"x-mock-usage": "1800,90,1200,0", "x-mock-cache-write": "300"})
+    raw.parse()
+    row("anthropic-sdk (cache)", raw.headers)
+    with claude.messages.stream(model="claude-haiku-4-5", max_tokens=200, messages=QUESTION) as s:
+        text = "".join(s.text_stream)
+    body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 200, "messages": QUESTION, "stream": True}).encode()
+    _, _, resp, trailers = harness.raw_request(stack.url, "/v1/messages", body,
+                                               {"content-type": "application/json", "x-tenant-id": "globex"})
+    print(f"  anthropic-sdk stream text {text!r}; the stream's last line on the wire:")
+    print("    " + [line for line in resp.decode().split("\n") if line][-1])
+    body = json.dumps({"contents": [{"role": "user", "parts": [{"text": QUESTION[0]["content"]}]}]}).encode()
+    _, _, _, trailers = harness.raw_request(stack.url, "/v1beta/models/gemini-2.5-flash:streamGenerateContent", body,
+                                            {"content-type": "application/json", "x-tenant-id": "initech"})
+    row("gemini stream (trailers)", trailers)
+
 
 def main() -> None:
     print("tollbooth demo: clients -> tollbooth-host (real tollbooth.wasm, 2 worker VMs) -> mock LLM upstream\n")

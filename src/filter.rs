@@ -100,6 +100,8 @@ pub struct HttpFilter {
     state: State,
     /// Bytes this stream counts against the VM's copy budget; given back on drop.
     reserved: usize,
+    /// The provider the request was detected for, for error replies in its format.
+    provider: Provider,
 }
 
 impl Drop for HttpFilter {
@@ -119,6 +121,7 @@ impl HttpFilter {
             shared,
             state: State::Start,
             reserved: 0,
+            provider: Provider::OpenAi,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::attribution::attribute;
 use crate::host::{Action, Body, Host, LogLevel, Map};
 use crate::providers::detect::detect;
 use crate::providers::openai_stream::prepare_stream_request;
-use crate::providers::{self, openai, Invalid, Problem};
+use crate::providers::{self, errors, Invalid, Problem};
 
 impl HttpFilter {
     pub fn on_request_headers(&mut self, host: &mut impl Host, end_of_stream: bool) -> Action {
@@ -64,6 +64,7 @@ impl HttpFilter {
                 }
             }
         }
+        self.provider = provider;
         let content_type = host
             .header(Map::RequestHeaders, "content-type")
             .ok()
@@ -246,7 +247,7 @@ impl HttpFilter {
     }
 
     /// A request that cannot be metered: one log line and a metric, then pass it through
-    /// (fail-open) or answer 400 in OpenAI's error format (fail-closed).
+    /// (fail-open) or answer 400 in the provider's error format (fail-closed).
     pub(super) fn invalid_request(
         &mut self,
         host: &mut impl Host,
@@ -268,13 +269,14 @@ impl HttpFilter {
             &format!("tollbooth: request rejected ({code}): {detail}"),
         );
         self.state = State::Rejected;
-        let body = openai::error_body(
+        let (body, extra) = errors::invalid_request(
+            self.provider,
             &format!("Request rejected by the gateway: {detail}"),
             &format!("tollbooth_{code}"),
         );
-        if let Err(e) =
-            host.send_local_response(400, &[("content-type", "application/json")], &body)
-        {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(extra);
+        if let Err(e) = host.send_local_response(400, &headers, &body) {
             host.log(
                 LogLevel::Error,
                 &format!("tollbooth: local reply failed: status {}", e.0),

@@ -317,6 +317,23 @@ fn fail_closed_answers_400_in_openai_format() {
 }
 
 #[test]
+fn fail_closed_answers_in_the_providers_own_format() {
+    let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
+    let host = exchange(
+        &cfg,
+        replaced(":path", "/v1/messages"),
+        b"{oops",
+        "200",
+        RESPONSE,
+    );
+    let (status, body) = host.local_response.clone().unwrap();
+    assert_eq!(status, 400);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+}
+
+#[test]
 fn fail_closed_holds_the_body_until_judged() {
     let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
     let mut host = FakeHost {

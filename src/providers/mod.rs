@@ -5,6 +5,7 @@ pub mod anthropic;
 pub mod bedrock_converse;
 pub mod bedrock_invoke;
 pub mod detect;
+pub mod errors;
 pub mod gemini;
 pub mod openai;
 pub mod openai_completions;

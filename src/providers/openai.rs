@@ -8,7 +8,7 @@ use super::{Api, Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
 use crate::usage::{read_count, Usage, UsageSource};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 const TOKENS_PER_MESSAGE: u64 = 3;
 const TOKENS_PER_NAME: u64 = 1;
@@ -322,13 +322,6 @@ pub fn estimate_only(req: &RequestInfo, output: u64, problem: Option<Problem>) -
         problem,
         service_tier: None,
     }
-}
-
-/// An error body in OpenAI's format, for fail-closed rejections.
-pub fn error_body(message: &str, code: &str) -> Vec<u8> {
-    json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}})
-        .to_string()
-        .into_bytes()
 }
 
 #[cfg(test)]
