@@ -262,11 +262,16 @@ pub(crate) fn parse_response_with(
 pub(crate) fn provider_usage(u: &Value) -> Result<Usage, String> {
     let prompt = read_count(u.get("prompt_tokens"), "usage.prompt_tokens")?;
     let completion = read_count(u.get("completion_tokens"), "usage.completion_tokens")?;
-    let cached = read_count(
+    // DeepSeek reports cache hits as `prompt_cache_hit_tokens` (its context-caching guide).
+    let cached = match read_count(
         u.pointer("/prompt_tokens_details/cached_tokens"),
         "cached_tokens",
-    )?
-    .unwrap_or(0);
+    )? {
+        Some(n) => n,
+        None => {
+            read_count(u.get("prompt_cache_hit_tokens"), "prompt_cache_hit_tokens")?.unwrap_or(0)
+        }
+    };
     let reasoning = read_count(
         u.pointer("/completion_tokens_details/reasoning_tokens"),
         "reasoning_tokens",
