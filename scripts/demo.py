@@ -100,6 +100,8 @@ def main() -> None:
         except urllib.error.HTTPError as e:
             row("urllib (upstream 500)", e.headers)
 
+        stream_demo(stack)
+
         print("\nPer-tenant spend, read from the filter's metrics (admin /stats, names as Envoy shows them):\n")
         table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for name, value in stack.stats().items():
@@ -111,8 +113,6 @@ def main() -> None:
             t = table[tenant]
             cost = Decimal(t["cost_micro_usd"]) / Decimal(1_000_000)
             print(f"  {tenant:<18} {t['requests']:>8} {t['input_tokens']:>8} {t['output_tokens']:>8} {cost:>12.6f} {t['unpriced_requests']:>9}")
-        stream_demo(stack)
-
         entry = next(e for e in stack.access_log_entries() if e.get("filter_state"))
         print("\nOne access-log line (the %FILTER_STATE(wasm.tollbooth:PLAIN)% field):")
         print("  " + json.dumps(entry["filter_state"]["wasm.tollbooth"]))
