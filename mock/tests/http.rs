@@ -1,130 +1,27 @@
 //! End-to-end tests: real HTTP/1.1 over loopback against a `spawn`ed server,
-//! using a deliberately minimal raw-`TcpStream` client.
+//! using the deliberately minimal raw-`TcpStream` client of `common`.
 
-// Helpers outside `#[test]` functions are not covered by clippy.toml's
-// allow-*-in-tests; a test client may panic on anything unexpected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    /// Sizes of the chunks when the body was chunked.
-    chunks: Option<Vec<usize>>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-}
-
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Resp {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    parse(&raw)
-}
-
-fn parse(raw: &[u8]) -> Resp {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("no header end");
-    let head = std::str::from_utf8(&raw[..split]).unwrap();
-    let mut rest = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (k, v) = l.split_once(':').unwrap();
-            (k.trim().to_ascii_lowercase(), v.trim().to_owned())
-        })
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v == "chunked");
-    if !chunked {
-        return Resp {
-            status,
-            headers,
-            body: rest.to_vec(),
-            chunks: None,
-        };
-    }
-    let (mut body, mut chunks) = (Vec::new(), Vec::new());
-    loop {
-        let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16).unwrap();
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            break;
-        }
-        body.extend_from_slice(&rest[..size]);
-        chunks.push(size);
-        rest = &rest[size + 2..];
-    }
-    Resp {
-        status,
-        headers,
-        body,
-        chunks: Some(chunks),
-    }
-}
+use common::{send, Resp};
 
 const CHAT: &str = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"Say hi"}]}"#;
 
 fn chat(addr: SocketAddr, headers: &[(&str, &str)]) -> Resp {
-    request(addr, "POST", "/v1/chat/completions", headers, CHAT)
+    send(addr, "POST", "/v1/chat/completions", headers, CHAT)
 }
 
 #[test]
 fn health() {
     let (addr, server) = tollbooth_mock::spawn("127.0.0.1:0").unwrap();
-    let r = request(addr, "GET", "/__mock/health", &[], "");
+    let r = send(addr, "GET", "/__mock/health", &[], "");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "ok");
     server.shutdown();
@@ -159,9 +56,9 @@ fn chat_completion_shape_and_documented_usage() {
         0
     );
     // Reproducible byte for byte, and under any prefix.
-    let again = request(addr, "POST", "/openai/v1/chat/completions", &[], CHAT);
+    let again = send(addr, "POST", "/openai/v1/chat/completions", &[], CHAT);
     assert_eq!(again.status, 200);
-    assert_eq!(again.body, r.body);
+    assert_eq!(again.body(), r.body());
     assert_eq!(again.header("x-request-id"), r.header("x-request-id"));
 }
 
@@ -169,7 +66,7 @@ fn chat_completion_shape_and_documented_usage() {
 fn reasoning_models_report_reasoning_tokens() {
     let (addr, _server) = tollbooth_mock::spawn("127.0.0.1:0").unwrap();
     let body = r#"{"model":"o4-mini","messages":[{"role":"user","content":"Say hi"}]}"#;
-    let v = request(addr, "POST", "/v1/chat/completions", &[], body).json();
+    let v = send(addr, "POST", "/v1/chat/completions", &[], body).json();
     assert_eq!(v["model"], "o4-mini");
     assert_eq!(
         v["usage"]["completion_tokens_details"]["reasoning_tokens"],
@@ -198,7 +95,7 @@ fn usage_overrides() {
 
     let raw = r#"{"prompt_tokens":-5,"completion_tokens":1.5,"total_tokens":"x"}"#;
     let r = chat(addr, &[("x-mock-usage-raw", raw)]);
-    assert!(String::from_utf8_lossy(&r.body).ends_with(&format!("\"usage\":{raw}}}")));
+    assert!(String::from_utf8_lossy(&r.body()).ends_with(&format!("\"usage\":{raw}}}")));
     let v = r.json();
     assert_eq!(v["usage"]["prompt_tokens"], -5);
     assert_eq!(v["usage"]["completion_tokens"], 1.5);
@@ -233,10 +130,10 @@ fn error_statuses_in_openai_format() {
         assert!(r.header("retry-after").is_none());
     }
     // Invalid requests get OpenAI's 400 unless a status is forced.
-    let r = request(addr, "POST", "/v1/chat/completions", &[], "{nope");
+    let r = send(addr, "POST", "/v1/chat/completions", &[], "{nope");
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["type"], "invalid_request_error");
-    let r = request(
+    let r = send(
         addr,
         "POST",
         "/v1/chat/completions",
@@ -250,12 +147,9 @@ fn error_statuses_in_openai_format() {
     assert_eq!(r.json()["error"]["code"], "mock_bad_header");
     assert_eq!(r.json()["error"]["param"], "x-mock-usage");
     // Unknown paths and methods.
+    assert_eq!(send(addr, "POST", "/v1/embeddings", &[], "{}").status, 404);
     assert_eq!(
-        request(addr, "POST", "/v1/embeddings", &[], "{}").status,
-        404
-    );
-    assert_eq!(
-        request(addr, "GET", "/v1/chat/completions", &[], "").status,
+        send(addr, "GET", "/v1/chat/completions", &[], "").status,
         405
     );
 }
@@ -281,10 +175,10 @@ fn chunked_delivery() {
     );
     assert_eq!(r.status, 200);
     assert!(r.header("content-length").is_none());
-    let chunks = r.chunks.clone().expect("chunked transfer-encoding");
-    assert_eq!(chunks.len(), whole.body.len().div_ceil(16));
-    assert!(chunks.iter().all(|c| *c <= 16));
-    assert_eq!(r.body, whole.body);
+    assert!(r.chunked, "chunked transfer-encoding");
+    assert_eq!(r.chunks.len(), whole.body().len().div_ceil(16));
+    assert!(r.chunks.iter().all(|c| c.len() <= 16));
+    assert_eq!(r.body(), whole.body());
 }
 
 #[test]
@@ -305,8 +199,8 @@ fn request_log_records_what_reached_upstream() {
             ("x-tenant-id", "acme"),
         ],
     );
-    request(addr, "POST", "/v1/embeddings?x=1", &[], "{}");
-    let v = request(addr, "GET", "/__mock/requests", &[], "").json();
+    send(addr, "POST", "/v1/embeddings?x=1", &[], "{}");
+    let v = send(addr, "GET", "/__mock/requests", &[], "").json();
     let reqs = v["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 2, "control requests are not logged: {v}");
     assert_eq!(reqs[0]["seq"], 1);
@@ -317,10 +211,10 @@ fn request_log_records_what_reached_upstream() {
     assert_eq!(reqs[0]["body"], CHAT);
     assert_eq!(reqs[1]["path"], "/v1/embeddings?x=1");
     assert_eq!(
-        request(addr, "DELETE", "/__mock/requests", &[], "").status,
+        send(addr, "DELETE", "/__mock/requests", &[], "").status,
         204
     );
-    let v = request(addr, "GET", "/__mock/requests", &[], "").json();
+    let v = send(addr, "GET", "/__mock/requests", &[], "").json();
     assert_eq!(v["requests"].as_array().map(Vec::len), Some(0));
 }
 
@@ -351,7 +245,7 @@ fn binary_prints_its_address() {
         .unwrap()
         .parse()
         .unwrap();
-    let r = request(addr, "GET", "/__mock/health", &[], "");
+    let r = send(addr, "GET", "/__mock/health", &[], "");
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(r.status, 200);

@@ -1,128 +1,44 @@
 //! End-to-end tests of Chat Completions streaming (`"stream": true`) against a
-//! `spawn`ed server, with a minimal raw-`TcpStream` client that reads the
-//! chunked body chunk by chunk, noting when each arrived.
+//! `spawn`ed server, with the raw-`TcpStream` client of `common`, which reads
+//! the chunked body chunk by chunk, noting when each arrived.
 
-// Helpers outside `#[test]` functions are not covered by clippy.toml's
-// allow-*-in-tests; a test client may panic on anything unexpected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{send, Resp};
 use serde_json::{json, Value};
 
-struct Streamed {
-    status: u16,
-    headers: Vec<(String, String)>,
-    /// Each chunk of a chunked body with its arrival time; a non-chunked body
-    /// is one chunk.
-    chunks: Vec<(Instant, Vec<u8>)>,
-    /// The terminating zero-length chunk arrived.
-    complete: bool,
-    started: Instant,
+fn post(addr: SocketAddr, headers: &[(&str, &str)], body: &str) -> Resp {
+    send(addr, "POST", "/v1/chat/completions", headers, body)
 }
 
-impl Streamed {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn body(&self) -> Vec<u8> {
-        self.chunks.iter().flat_map(|(_, c)| c.clone()).collect()
-    }
-
-    /// The SSE events, checking each chunk is exactly one `data: …\n\n`.
-    fn events(&self) -> Vec<String> {
-        self.chunks
-            .iter()
-            .map(|(_, c)| {
-                let text = String::from_utf8(c.clone()).unwrap();
-                let data = text
-                    .strip_prefix("data: ")
-                    .and_then(|t| t.strip_suffix("\n\n"))
-                    .unwrap_or_else(|| panic!("chunk is not one SSE event: {text:?}"));
-                assert!(!data.contains('\n'), "{text:?}");
-                data.to_owned()
-            })
-            .collect()
-    }
-
-    /// The events before `[DONE]` as JSON (asserting `[DONE]` is last).
-    fn chunk_objects(&self) -> Vec<Value> {
-        let events = self.events();
-        let (done, rest) = events.split_last().expect("no events");
-        assert_eq!(done, "[DONE]");
-        rest.iter()
-            .map(|e| serde_json::from_str(e).unwrap())
-            .collect()
-    }
+/// The SSE events, checking each chunk is exactly one `data: …\n\n`.
+fn events(r: &Resp) -> Vec<String> {
+    r.chunk_texts()
+        .into_iter()
+        .map(|text| {
+            let data = text
+                .strip_prefix("data: ")
+                .and_then(|t| t.strip_suffix("\n\n"))
+                .unwrap_or_else(|| panic!("chunk is not one SSE event: {text:?}"));
+            assert!(!data.contains('\n'), "{text:?}");
+            data.to_owned()
+        })
+        .collect()
 }
 
-fn post(addr: SocketAddr, headers: &[(&str, &str)], body: &str) -> Streamed {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    let started = Instant::now();
-    s.write_all(req.as_bytes()).unwrap();
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let status = line.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        if line == "\r\n" {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-    }
-    let mut out = Streamed {
-        status,
-        headers,
-        chunks: Vec::new(),
-        complete: false,
-        started,
-    };
-    if out.header("transfer-encoding") != Some("chunked") {
-        let mut body = Vec::new();
-        r.read_to_end(&mut body).unwrap();
-        out.chunks.push((Instant::now(), body));
-        out.complete = true;
-        return out;
-    }
-    loop {
-        line.clear();
-        match r.read_line(&mut line) {
-            Ok(0) => break, // closed without the terminating chunk
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading the stream: {e}"),
-        }
-        let size = usize::from_str_radix(line.trim(), 16).unwrap();
-        let mut data = vec![0; size + 2];
-        r.read_exact(&mut data).unwrap();
-        if size == 0 {
-            out.complete = true;
-            break;
-        }
-        data.truncate(size);
-        out.chunks.push((Instant::now(), data));
-    }
-    out
+/// The events before `[DONE]` as JSON (asserting `[DONE]` is last).
+fn chunk_objects(r: &Resp) -> Vec<Value> {
+    let events = events(r);
+    let (done, rest) = events.split_last().expect("no events");
+    assert_eq!(done, "[DONE]");
+    rest.iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect()
 }
 
 const STREAM: &str =
@@ -151,7 +67,7 @@ fn event_sequence_and_chunk_shape() {
     assert!(r.header("content-length").is_none());
     assert!(r.header("x-request-id").unwrap().starts_with("req_mock"));
     assert!(r.complete, "ends with the terminating chunk");
-    let chunks = r.chunk_objects();
+    let chunks = chunk_objects(&r);
     // role, 5 words ("Mock reply to: Say hi"), stop; no usage chunk.
     assert_eq!(chunks.len(), 7);
     let id = chunks[0]["id"].as_str().unwrap();
@@ -192,14 +108,14 @@ fn event_sequence_and_chunk_shape() {
 fn deltas_reassemble_to_the_non_streaming_reply() {
     let (addr, _server) = tollbooth_mock::spawn("127.0.0.1:0").unwrap();
     let plain = plain_json(addr, &[]);
-    let chunks = post(addr, &[], STREAM).chunk_objects();
+    let chunks = chunk_objects(&post(addr, &[], STREAM));
     assert_eq!(
         reassembled(&chunks),
         plain["choices"][0]["message"]["content"].as_str().unwrap()
     );
     // Header values cannot hold newlines or outer whitespace; inner runs stay.
     let content = ("x-mock-content", "odd\tspacing,  kept \t exactly");
-    let chunks = post(addr, &[content], STREAM).chunk_objects();
+    let chunks = chunk_objects(&post(addr, &[content], STREAM));
     assert_eq!(reassembled(&chunks), content.1);
     assert_eq!(chunks.len(), 1 + 4 + 1);
 }
@@ -212,7 +128,7 @@ fn usage_chunk_only_with_include_usage() {
         let plain = plain_json(addr, headers);
         let r = post(addr, headers, STREAM_USAGE);
         assert!(r.complete);
-        let chunks = r.chunk_objects();
+        let chunks = chunk_objects(&r);
         assert_eq!(chunks.len(), 8, "one more chunk: the usage");
         let (last, rest) = chunks.split_last().unwrap();
         for c in rest {
@@ -229,13 +145,13 @@ fn usage_chunk_only_with_include_usage() {
         assert_eq!(reassembled(&chunks), "Mock reply to: Say hi");
     }
     // The docs example: prompt 9, completion 6, total 15.
-    let chunks = post(addr, &[], STREAM_USAGE).chunk_objects();
+    let chunks = chunk_objects(&post(addr, &[], STREAM_USAGE));
     let usage = &chunks[7]["usage"];
     assert_eq!(usage["prompt_tokens"], 9);
     assert_eq!(usage["completion_tokens"], 6);
     assert_eq!(usage["total_tokens"], 15);
     // Without include_usage the usage headers change nothing.
-    let chunks = post(addr, &[("x-mock-usage", "1,2")], STREAM).chunk_objects();
+    let chunks = chunk_objects(&post(addr, &[("x-mock-usage", "1,2")], STREAM));
     assert_eq!(chunks.len(), 7);
     assert!(chunks.iter().all(|c| c.get("usage").is_none()));
 }
@@ -243,18 +159,18 @@ fn usage_chunk_only_with_include_usage() {
 #[test]
 fn usage_omit_and_raw_when_streaming() {
     let (addr, _server) = tollbooth_mock::spawn("127.0.0.1:0").unwrap();
-    let chunks = post(addr, &[("x-mock-usage", "omit")], STREAM_USAGE).chunk_objects();
+    let chunks = chunk_objects(&post(addr, &[("x-mock-usage", "omit")], STREAM_USAGE));
     assert_eq!(chunks.len(), 7, "no usage chunk at all");
     assert!(chunks.iter().all(|c| c["usage"].is_null()));
     let raw = r#"{"prompt_tokens":-5,"completion_tokens":1.5}"#;
     let r = post(addr, &[("x-mock-usage-raw", raw)], STREAM_USAGE);
-    let events = r.events();
+    let events = events(&r);
     let usage_event = &events[events.len() - 2];
     assert!(
         usage_event.ends_with(&format!("\"choices\":[],\"usage\":{raw}}}")),
         "{usage_event}"
     );
-    assert_eq!(r.chunk_objects()[7]["usage"]["completion_tokens"], 1.5);
+    assert_eq!(chunk_objects(&r)[7]["usage"]["completion_tokens"], 1.5);
 }
 
 #[test]
@@ -273,7 +189,7 @@ fn errors_are_not_streamed() {
     let r = post(addr, &[("x-mock-status", "201")], STREAM);
     assert_eq!(r.status, 201);
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
-    assert_eq!(r.chunk_objects().len(), 7);
+    assert_eq!(chunk_objects(&r).len(), 7);
 }
 
 #[test]
@@ -282,7 +198,7 @@ fn stream_cut_drops_the_connection_after_n_events() {
     let r = post(addr, &[("x-mock-stream-cut", "3")], STREAM_USAGE);
     assert_eq!(r.status, 200);
     assert!(!r.complete, "no terminating chunk");
-    let events = r.events();
+    let events = events(&r);
     assert_eq!(events.len(), 3);
     assert!(events.iter().all(|e| e != "[DONE]"));
     let first: Value = serde_json::from_str(&events[0]).unwrap();
@@ -296,7 +212,7 @@ fn stream_cut_drops_the_connection_after_n_events() {
     // terminating chunk.
     let r = post(addr, &[("x-mock-stream-cut", "100")], STREAM);
     assert!(!r.complete);
-    assert_eq!(r.chunk_objects().len(), 7);
+    assert_eq!(chunk_objects(&r).len(), 7);
     // The server is unharmed.
     assert!(post(addr, &[], STREAM).complete);
 }
@@ -307,7 +223,7 @@ fn events_are_spread_over_time() {
     let pause = Duration::from_millis(100);
     let r = post(addr, &[("x-mock-chunk-delay-ms", "100")], STREAM);
     assert!(r.complete);
-    let arrivals: Vec<Instant> = r.chunks.iter().map(|(t, _)| *t).collect();
+    let arrivals = &r.arrivals;
     assert_eq!(arrivals.len(), 8, "7 chunks + [DONE], one per HTTP chunk");
     let last = *arrivals.last().unwrap();
     // The server pauses between events, so the last cannot come sooner.
@@ -317,6 +233,6 @@ fn events_are_spread_over_time() {
     assert!(last - arrivals[0] >= pause * 2, "{arrivals:?}");
     // Default pause: 5 ms.
     let r = post(addr, &[], STREAM);
-    let span = r.chunks.last().unwrap().0 - r.started;
+    let span = *r.arrivals.last().unwrap() - r.started;
     assert!(span >= Duration::from_millis(5 * 7), "{span:?}");
 }

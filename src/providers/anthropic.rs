@@ -23,7 +23,7 @@
 //!
 //! Streams are metered by [`AnthropicStreamMeter`] (module `stream`).
 
-use super::openai::{estimate_only, parse_object};
+use super::openai::{estimate_only, parse_object, usage_or_estimate};
 use super::{Api, Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
@@ -198,30 +198,16 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
     if resp.get("type").and_then(Value::as_str) == Some("error") {
         return nothing_billed();
     }
-    let model = non_empty(resp.get("model")).map(str::to_string);
-    let (usage, problem) = match resp.get("usage") {
-        None | Some(Value::Null) => (None, None),
-        Some(u) => match provider_usage(u) {
-            Ok(u) => (Some(u), None),
-            Err(detail) => (None, Some((Invalid::BadUsage, detail))),
-        },
-    };
-    match usage {
-        Some(usage) => ResponseInfo {
-            usage,
-            model,
-            problem: None,
-            service_tier: service_tier(resp.get("usage")),
-        },
-        None => {
-            let count = |s: &str| tok.count(req.encoding, s);
-            let output = content_tokens(resp.get("content"), &count);
-            ResponseInfo {
-                model,
-                ..estimate_only(req, output, problem)
-            }
-        }
-    }
+    let usage = resp.get("usage").filter(|u| !u.is_null());
+    let count = |s: &str| tok.count(req.encoding, s);
+    usage_or_estimate(
+        usage.map(provider_usage),
+        non_empty(resp.get("model")).map(str::to_string),
+        service_tier(usage),
+        req,
+        || content_tokens(resp.get("content"), &count),
+        None,
+    )
 }
 
 /// `usage.service_tier` (`standard`, `priority`, `batch`).

@@ -42,7 +42,7 @@
 //! served, so the response's tier, read the same way, overrides the request's (a request for
 //! `optimized` served at `standard` is priced at standard).
 
-use super::openai::{estimate_only, parse_object};
+use super::openai::{estimate_only, parse_object, usage_or_estimate};
 use super::{Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
@@ -184,34 +184,23 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
         Ok(r) => r,
         Err(problem) => return estimate_only(req, 0, Some(problem)),
     };
-    let service_tier = service_tier(&resp);
-    let (usage, problem) = match resp.get("usage") {
-        None | Some(Value::Null) => (None, None),
-        Some(u) => match provider_usage(u) {
-            Ok(u) => (Some(u), None),
-            Err(detail) => (None, Some((Invalid::BadUsage, detail))),
-        },
+    let count = |s: &str| tok.count(req.encoding, s);
+    let output = || {
+        array(
+            resp.get("output")
+                .and_then(|o| o.pointer("/message/content")),
+        )
+        .map(|block| block_tokens(block, &count))
+        .sum()
     };
-    match usage {
-        Some(usage) => ResponseInfo {
-            usage,
-            model: None,
-            problem: None,
-            service_tier,
-        },
-        None => {
-            let count = |s: &str| tok.count(req.encoding, s);
-            let output = array(
-                resp.get("output")
-                    .and_then(|o| o.pointer("/message/content")),
-            )
-            .map(|block| block_tokens(block, &count))
-            .sum();
-            ResponseInfo {
-                service_tier,
-                ..estimate_only(req, output, problem)
-            }
-        }
+    let usage = resp
+        .get("usage")
+        .filter(|u| !u.is_null())
+        .map(provider_usage);
+    ResponseInfo {
+        // The tier the response names, with the provider's usage or an estimate.
+        service_tier: service_tier(&resp),
+        ..usage_or_estimate(usage, None, None, req, output, None)
     }
 }
 

@@ -29,7 +29,7 @@ mod stream;
 
 pub use stream::{GeminiStreamMeter, DEFAULT_MAX_TEXT_BYTES};
 
-use super::openai::{estimate_only, parse_object};
+use super::openai::{estimate_only, parse_object, usage_or_estimate};
 use super::{Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
@@ -208,35 +208,23 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
         Ok(r) => Value::Object(r),
         Err(problem) => return estimate_only(req, 0, Some(problem)),
     };
-    let model = model_version(&resp);
-    let (usage, problem) = match usage_metadata_of(&resp).map(provider_usage) {
-        Some(Ok(Some(usage))) => (Some(usage), None),
-        None | Some(Ok(None)) => (None, None),
-        Some(Err(detail)) => (None, Some((Invalid::BadUsage, detail))),
-    };
-    if let Some(usage) = usage {
-        return ResponseInfo {
-            usage,
-            model,
-            problem: None,
-            service_tier: None,
-        };
-    }
-    let mut output = 0;
-    for (_, candidate) in candidates(&resp) {
-        for part in candidate
-            .get("content")
-            .map(|c| items(c, "parts", "parts"))
-            .into_iter()
-            .flatten()
-        {
-            for_each_part_text(part, |_, text| output += tok.count(req.encoding, text));
+    // A `usageMetadata` without any count is as good as none.
+    let usage = usage_metadata_of(&resp).and_then(|u| provider_usage(u).transpose());
+    let output = || {
+        let mut output = 0;
+        for (_, candidate) in candidates(&resp) {
+            for part in candidate
+                .get("content")
+                .map(|c| items(c, "parts", "parts"))
+                .into_iter()
+                .flatten()
+            {
+                for_each_part_text(part, |_, text| output += tok.count(req.encoding, text));
+            }
         }
-    }
-    ResponseInfo {
-        model,
-        ..estimate_only(req, output, problem)
-    }
+        output
+    };
+    usage_or_estimate(usage, model_version(&resp), None, req, output, None)
 }
 
 /// A `usageMetadata` object, validated and normalised (see the module documentation).

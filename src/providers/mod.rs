@@ -12,6 +12,7 @@ pub mod openai_completions;
 pub mod openai_embeddings;
 pub mod openai_responses;
 pub mod openai_stream;
+pub(crate) mod stream_text;
 
 #[cfg(test)]
 mod openai_cases;
@@ -131,6 +132,20 @@ pub trait StreamMeter {
     /// normally (not a reset or a client disconnect).
     fn finish(self: Box<Self>, req: &RequestInfo, tok: &Tokenizer, completed: bool)
         -> ResponseInfo;
+}
+
+/// An event's data as a JSON object; anything else is counted in `ignored` and gives `None`.
+pub(crate) fn object_or_ignored(
+    data: &[u8],
+    ignored: &mut u64,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_slice(data) {
+        Ok(serde_json::Value::Object(obj)) => Some(obj),
+        _ => {
+            *ignored += 1;
+            None
+        }
+    }
 }
 
 /// Reads a complete request body of the endpoint's API.

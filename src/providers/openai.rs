@@ -233,38 +233,33 @@ pub(crate) fn parse_response_with(
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
         .map(str::to_string);
-    let (usage, problem) = match resp.get("usage") {
-        None | Some(Value::Null) => (None, None),
-        Some(u) => match read_usage(u) {
-            Ok(u) => (Some(u), None),
-            Err(detail) => (None, Some((Invalid::BadUsage, detail))),
-        },
-    };
-    match usage {
-        Some(usage) => ResponseInfo {
-            usage,
-            model,
-            problem: None,
-            service_tier: string_field(&resp, "service_tier"),
-        },
-        None => {
-            let output = output(&resp, req.encoding, tok);
-            ResponseInfo {
-                model,
-                ..estimate_only(req, output, problem)
-            }
-        }
-    }
+    usage_or_estimate(
+        resp.get("usage").filter(|u| !u.is_null()).map(read_usage),
+        model,
+        string_field(&resp, "service_tier"),
+        req,
+        || output(&resp, req.encoding, tok),
+        None,
+    )
 }
 
 /// The response's `usage` object, validated: counts are non-negative integers within reason,
 /// cached ≤ prompt and reasoning ≤ completion.
 pub(crate) fn provider_usage(u: &Value) -> Result<Usage, String> {
-    let prompt = read_count(u.get("prompt_tokens"), "usage.prompt_tokens")?;
-    let completion = read_count(u.get("completion_tokens"), "usage.completion_tokens")?;
+    usage_named(u, "prompt_tokens", "completion_tokens")
+}
+
+/// An OpenAI `usage` object whose input and output counts are named `input_key` and `output_key`
+/// (Chat Completions' `prompt_tokens` and `completion_tokens`, Responses' `input_tokens` and
+/// `output_tokens`), with `cached_tokens` in `{input_key}_details` and `reasoning_tokens` in
+/// `{output_key}_details`; validated: counts are non-negative integers within reason, cached ≤
+/// input and reasoning ≤ output.
+pub(crate) fn usage_named(u: &Value, input_key: &str, output_key: &str) -> Result<Usage, String> {
+    let input = read_count(u.get(input_key), &format!("usage.{input_key}"))?;
+    let output = read_count(u.get(output_key), &format!("usage.{output_key}"))?;
     // DeepSeek reports cache hits as `prompt_cache_hit_tokens` (its context-caching guide).
     let cached = match read_count(
-        u.pointer("/prompt_tokens_details/cached_tokens"),
+        u.pointer(&format!("/{input_key}_details/cached_tokens")),
         "cached_tokens",
     )? {
         Some(n) => n,
@@ -273,15 +268,17 @@ pub(crate) fn provider_usage(u: &Value) -> Result<Usage, String> {
         }
     };
     let reasoning = read_count(
-        u.pointer("/completion_tokens_details/reasoning_tokens"),
+        u.pointer(&format!("/{output_key}_details/reasoning_tokens")),
         "reasoning_tokens",
     )?
     .unwrap_or(0);
-    let (Some(input), Some(output)) = (prompt, completion) else {
-        return Err("usage lacks prompt_tokens or completion_tokens".into());
+    let (Some(input), Some(output)) = (input, output) else {
+        return Err(format!("usage lacks {input_key} or {output_key}"));
     };
     if cached > input || reasoning > output {
-        return Err(format!("inconsistent usage: cached {cached} > prompt {input} or reasoning {reasoning} > completion {output}"));
+        let name = |key: &str| key.strip_suffix("_tokens").unwrap_or(key).to_string();
+        let (i, o) = (name(input_key), name(output_key));
+        return Err(format!("inconsistent usage: cached {cached} > {i} {input} or reasoning {reasoning} > {o} {output}"));
     }
     Ok(Usage {
         input_tokens: input,
@@ -311,6 +308,38 @@ fn output_tokens(resp: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u
         }
     }
     total
+}
+
+/// The usage a response or a stream reported, else an estimate.
+///
+/// `usage` is the provider's usage as read (`None` when none came). A usable one is the result,
+/// with `model` and `service_tier`. Otherwise the result is the request's prompt estimate and
+/// `output()` tokens, with `model` (and no tier); its problem is the reading's error
+/// (`bad_usage`) for an unusable usage, else `missing` for an absent one.
+pub(crate) fn usage_or_estimate(
+    usage: Option<Result<Usage, String>>,
+    model: Option<String>,
+    service_tier: Option<String>,
+    req: &RequestInfo,
+    output: impl FnOnce() -> u64,
+    missing: Option<Problem>,
+) -> ResponseInfo {
+    let problem = match usage {
+        Some(Ok(usage)) => {
+            return ResponseInfo {
+                usage,
+                model,
+                problem: None,
+                service_tier,
+            }
+        }
+        Some(Err(detail)) => Some((Invalid::BadUsage, detail)),
+        None => missing,
+    };
+    ResponseInfo {
+        model,
+        ..estimate_only(req, output(), problem)
+    }
 }
 
 /// Usage made of the prompt estimate and `output` counted tokens.

@@ -11,9 +11,9 @@
 //! The response's `usage` is `{prompt_tokens, total_tokens}`, with no `completion_tokens`:
 //! input is `prompt_tokens`, output 0.
 
-use super::openai::{estimate_only, parse_object, request_model, string_field};
+use super::openai::{estimate_only, parse_object, request_model, string_field, usage_or_estimate};
 use super::openai_completions::texts_or_tokens;
-use super::{Api, Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
+use super::{Api, Endpoint, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Tokenizer};
 use crate::usage::{read_count, Usage, UsageSource};
@@ -61,24 +61,11 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, _tok: &Tokenizer) -> Respo
         Err(problem) => return estimate_only(req, 0, Some(problem)),
     };
     let model = string_field(&resp, "model").filter(|m| !m.is_empty());
-    let problem = match resp.get("usage") {
-        None | Some(Value::Null) => None,
-        Some(u) => match embeddings_usage(u) {
-            Ok(usage) => {
-                return ResponseInfo {
-                    usage,
-                    model,
-                    problem: None,
-                    service_tier: None,
-                }
-            }
-            Err(detail) => Some((Invalid::BadUsage, detail)),
-        },
-    };
-    ResponseInfo {
-        model,
-        ..estimate_only(req, 0, problem)
-    }
+    let usage = resp
+        .get("usage")
+        .filter(|u| !u.is_null())
+        .map(embeddings_usage);
+    usage_or_estimate(usage, model, None, req, || 0, None)
 }
 
 /// `usage.prompt_tokens`, validated; `total_tokens`, when present, must be a count too and not

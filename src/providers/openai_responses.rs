@@ -24,12 +24,13 @@
 //! is left in `input_tokens` at the input price: OpenAI prices no cache write separately.
 
 use super::openai::{
-    parse_object, parse_response_with, request_model, string_field, tool_tokens, IMAGE_PART_TOKENS,
+    parse_object, parse_response_with, request_model, string_field, tool_tokens, usage_named,
+    IMAGE_PART_TOKENS,
 };
 use super::{Api, Endpoint, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
-use crate::usage::{read_count, Usage, UsageSource};
+use crate::usage::Usage;
 use serde_json::{Map, Value};
 
 mod stream;
@@ -143,32 +144,7 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
 /// A Responses `usage` object, validated: counts are non-negative integers within reason,
 /// cached ≤ input and reasoning ≤ output.
 pub(crate) fn responses_usage(u: &Value) -> Result<Usage, String> {
-    let input = read_count(u.get("input_tokens"), "usage.input_tokens")?;
-    let output = read_count(u.get("output_tokens"), "usage.output_tokens")?;
-    let cached = read_count(
-        u.pointer("/input_tokens_details/cached_tokens"),
-        "cached_tokens",
-    )?
-    .unwrap_or(0);
-    let reasoning = read_count(
-        u.pointer("/output_tokens_details/reasoning_tokens"),
-        "reasoning_tokens",
-    )?
-    .unwrap_or(0);
-    let (Some(input), Some(output)) = (input, output) else {
-        return Err("usage lacks input_tokens or output_tokens".into());
-    };
-    if cached > input || reasoning > output {
-        return Err(format!("inconsistent usage: cached {cached} > input {input} or reasoning {reasoning} > output {output}"));
-    }
-    Ok(Usage {
-        input_tokens: input,
-        output_tokens: output,
-        cached_tokens: cached,
-        reasoning_tokens: reasoning,
-        source: UsageSource::Provider,
-        ..Usage::default()
-    })
+    usage_named(u, "input_tokens", "output_tokens")
 }
 
 /// Tokens of the `output` items: message text and refusals, function calls' names and

@@ -24,20 +24,16 @@
 //! name and arguments) and counted once at the end: tokenizing the joined text is what the
 //! provider does, while counting delta by delta overcounts (a delta often ends inside a word).
 
-use super::openai::{estimate_only, provider_usage};
+use super::object_or_ignored;
+use super::openai::{provider_usage, usage_or_estimate};
+use super::stream_text::DeltaTexts;
+pub use super::stream_text::DEFAULT_MAX_TEXT_BYTES;
 use super::{Invalid, RequestInfo, ResponseInfo};
 use crate::sse;
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-mod text;
-pub(crate) use text::DeltaTexts;
-
-/// The default cap on delta text kept for the output estimate: 256 KiB, about 64k tokens.
-/// Past it, further deltas are only measured in bytes and their tokens extrapolated.
-pub const DEFAULT_MAX_TEXT_BYTES: usize = 256 * 1024;
 
 /// What the filter should do with a streamed Chat Completions request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,8 +186,7 @@ impl StreamMeter {
             self.done = true;
             return;
         }
-        let Ok(Value::Object(chunk)) = serde_json::from_slice::<Value>(data) else {
-            self.ignored += 1;
+        let Some(chunk) = object_or_ignored(data, &mut self.ignored) else {
             return;
         };
         self.chunks += 1;
@@ -333,27 +328,21 @@ impl StreamMeter {
     /// completed without one although the request asked for it and no `error` explains it; a cut
     /// stream missing its usage chunk is expected and not a problem.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
-        let problem = match &self.usage {
-            Some(Ok(usage)) => {
-                return ResponseInfo {
-                    usage: *usage,
-                    model: self.model,
-                    problem: None,
-                    service_tier: self.service_tier,
-                }
-            }
-            Some(Err(detail)) => Some((Invalid::BadUsage, detail.clone())),
-            None if completed && self.expects_usage && self.error.is_none() => Some((
+        let missing = (completed && self.expects_usage && self.error.is_none()).then(|| {
+            (
                 Invalid::BadUsage,
                 "stream completed without a usage chunk although include_usage was set".into(),
-            )),
-            None => None,
-        };
-        let output = self.output_tokens(req.encoding, tok);
-        ResponseInfo {
-            model: self.model,
-            ..estimate_only(req, output, problem)
-        }
+            )
+        });
+        let output = || self.texts.tokens(req.encoding, tok);
+        usage_or_estimate(
+            self.usage,
+            self.model,
+            self.service_tier,
+            req,
+            output,
+            missing,
+        )
     }
 }
 

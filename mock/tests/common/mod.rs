@@ -1,6 +1,6 @@
 //! A minimal raw-`TcpStream` HTTP/1.1 client for the provider tests: reads a
-//! chunked body chunk by chunk, and notices a connection dropped before the
-//! terminating chunk.
+//! chunked body chunk by chunk, noting when each arrived, and notices a
+//! connection dropped before the terminating chunk.
 
 // Helpers outside `#[test]` functions are not covered by clippy.toml's
 // allow-*-in-tests; a test client may panic on anything unexpected.
@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -21,6 +21,10 @@ pub struct Resp {
     pub chunked: bool,
     /// The body ended properly (terminating chunk, or end of an unchunked body).
     pub complete: bool,
+    /// When each chunk arrived, one per chunk.
+    pub arrivals: Vec<Instant>,
+    /// When the request was sent.
+    pub started: Instant,
 }
 
 impl Resp {
@@ -71,6 +75,7 @@ pub fn send(
     }
     req.push_str("\r\n");
     req.push_str(body);
+    let started = Instant::now();
     s.write_all(req.as_bytes()).unwrap();
     let mut r = BufReader::new(s);
     let mut line = String::new();
@@ -92,6 +97,8 @@ pub fn send(
         chunks: Vec::new(),
         chunked: false,
         complete: false,
+        arrivals: Vec::new(),
+        started,
     };
     if out.header("transfer-encoding") != Some("chunked") {
         let mut body = Vec::new();
@@ -100,6 +107,7 @@ pub fn send(
             assert_eq!(len.parse::<usize>().unwrap(), body.len());
         }
         out.chunks.push(body);
+        out.arrivals.push(Instant::now());
         out.complete = true;
         return out;
     }
@@ -121,6 +129,7 @@ pub fn send(
         }
         data.truncate(size);
         out.chunks.push(data);
+        out.arrivals.push(Instant::now());
     }
     out
 }

@@ -34,12 +34,11 @@
 
 use super::{provider_usage, service_tier};
 use crate::providers::openai::estimate_only;
-use crate::providers::openai_stream::DEFAULT_MAX_TEXT_BYTES;
-use crate::providers::{Invalid, RequestInfo, ResponseInfo};
+use crate::providers::stream_text::{DeltaTexts, DEFAULT_MAX_TEXT_BYTES};
+use crate::providers::{object_or_ignored, Invalid, RequestInfo, ResponseInfo};
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::UsageSource;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// Which text of a content block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,16 +52,13 @@ enum Part {
 /// Meters one streamed Messages response from its SSE events.
 #[derive(Debug)]
 pub struct AnthropicStreamMeter {
-    max_text_bytes: usize,
     model: Option<String>,
     /// `message_start`'s `message.usage`, with the fields of later `message_delta` usages laid
     /// over it.
     usage: Option<Map<String, Value>>,
     saw_delta_usage: bool,
     /// Delta text by (content block index, part), joined in arrival order.
-    texts: BTreeMap<(u64, Part), String>,
-    kept_bytes: usize,
-    dropped_bytes: u64,
+    texts: DeltaTexts<(u64, Part)>,
     stop_reason: Option<String>,
     error: Option<Value>,
     stopped: bool,
@@ -85,13 +81,10 @@ impl AnthropicStreamMeter {
     /// A meter keeping at most `max_text_bytes` bytes of delta text.
     pub fn with_max_text_bytes(max_text_bytes: usize) -> Self {
         Self {
-            max_text_bytes,
             model: None,
             usage: None,
             saw_delta_usage: false,
-            texts: BTreeMap::new(),
-            kept_bytes: 0,
-            dropped_bytes: 0,
+            texts: DeltaTexts::new(max_text_bytes),
             stop_reason: None,
             error: None,
             stopped: false,
@@ -103,9 +96,8 @@ impl AnthropicStreamMeter {
     /// Takes one SSE event: `event` is its `event` field, `data` its data. Data that is not a JSON
     /// object is counted in [`AnthropicStreamMeter::ignored`].
     pub fn on_event(&mut self, event: &[u8], data: &[u8]) {
-        match serde_json::from_slice::<Value>(data) {
-            Ok(Value::Object(obj)) => self.on_object(event, &obj),
-            _ => self.ignored += 1,
+        if let Some(obj) = object_or_ignored(data, &mut self.ignored) {
+            self.on_object(event, &obj);
         }
     }
 
@@ -188,17 +180,7 @@ impl AnthropicStreamMeter {
     }
 
     fn keep(&mut self, index: u64, part: Part, s: &str) {
-        if s.is_empty() {
-            return;
-        }
-        if self.dropped_bytes == 0 && self.kept_bytes.saturating_add(s.len()) <= self.max_text_bytes
-        {
-            self.kept_bytes += s.len();
-            self.texts.entry((index, part)).or_default().push_str(s);
-        } else {
-            // The kept text stays a prefix of the stream.
-            self.dropped_bytes = self.dropped_bytes.saturating_add(s.len() as u64);
-        }
+        self.texts.keep((index, part), s);
     }
 
     /// The model `message_start` named.
@@ -247,16 +229,7 @@ impl AnthropicStreamMeter {
     /// Tokens of the streamed content: each block's text counted whole, plus the bytes past the
     /// cap at the kept text's tokens-per-byte rate (one token per four bytes if nothing was kept).
     pub fn output_tokens(&self, enc: Encoding, tok: &Tokenizer) -> u64 {
-        let kept: u64 = self.texts.values().map(|t| tok.count(enc, t)).sum();
-        let extra = match u64::try_from(self.kept_bytes) {
-            _ if self.dropped_bytes == 0 => 0,
-            Ok(bytes) if bytes > 0 => {
-                let scaled = u128::from(kept) * u128::from(self.dropped_bytes);
-                u64::try_from(scaled.div_ceil(u128::from(bytes))).unwrap_or(u64::MAX)
-            }
-            _ => self.dropped_bytes.div_ceil(4),
-        };
-        kept.saturating_add(extra)
+        self.texts.tokens(enc, tok)
     }
 
     /// The stream's usage, as the module documentation describes.

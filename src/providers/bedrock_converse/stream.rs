@@ -20,15 +20,13 @@
 //! up to a cap; past it only its length is measured and its tokens extrapolated.
 
 use super::{provider_usage, service_tier};
-use crate::providers::openai::estimate_only;
+use crate::providers::openai::usage_or_estimate;
+use crate::providers::stream_text::DeltaTexts;
+pub use crate::providers::stream_text::DEFAULT_MAX_TEXT_BYTES;
 use crate::providers::{Invalid, RequestInfo, ResponseInfo};
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
 use serde_json::Value;
-use std::collections::BTreeMap;
-
-/// The default cap on delta text kept for the output estimate: 256 KiB, about 64k tokens.
-pub const DEFAULT_MAX_TEXT_BYTES: usize = 256 * 1024;
 
 /// The `ConverseStreamOutput` members that are events; the others are exceptions.
 const EVENTS: [&str; 6] = [
@@ -61,12 +59,8 @@ pub struct StreamError {
 /// Meters one `ConverseStream` response.
 #[derive(Debug)]
 pub struct ConverseStreamMeter {
-    max_text_bytes: usize,
     /// Delta text by (content block index, part), joined in arrival order.
-    texts: BTreeMap<(u64, Part), String>,
-    kept_bytes: usize,
-    /// Delta bytes that arrived past the cap (only measured).
-    dropped_bytes: u64,
+    texts: DeltaTexts<(u64, Part)>,
     /// The latest `metadata` usage, validated.
     usage: Option<Result<Usage, String>>,
     service_tier: Option<String>,
@@ -91,10 +85,7 @@ impl ConverseStreamMeter {
     /// A meter keeping at most `max_text_bytes` bytes of delta text.
     pub fn with_max_text_bytes(max_text_bytes: usize) -> Self {
         Self {
-            max_text_bytes,
-            texts: BTreeMap::new(),
-            kept_bytes: 0,
-            dropped_bytes: 0,
+            texts: DeltaTexts::new(max_text_bytes),
             usage: None,
             service_tier: None,
             stop_reason: None,
@@ -171,19 +162,9 @@ impl ConverseStreamMeter {
         }
     }
 
-    /// Keeps a delta's text, or once the cap is reached, only its length. Everything after the
-    /// first delta that does not fit is dropped, so the kept text stays a prefix of the stream.
+    /// Keeps a delta's text, or once the cap is reached, only its length.
     fn keep(&mut self, index: u64, part: Part, s: &str) {
-        if s.is_empty() {
-            return;
-        }
-        if self.dropped_bytes == 0 && self.kept_bytes.saturating_add(s.len()) <= self.max_text_bytes
-        {
-            self.kept_bytes += s.len();
-            self.texts.entry((index, part)).or_default().push_str(s);
-        } else {
-            self.dropped_bytes = self.dropped_bytes.saturating_add(s.len() as u64);
-        }
+        self.texts.keep((index, part), s);
     }
 
     /// The exception or error that ended the stream, if one did.
@@ -215,16 +196,7 @@ impl ConverseStreamMeter {
     /// the cap at the kept text's tokens-per-byte rate (one token per four bytes if nothing was
     /// kept).
     pub fn output_tokens(&self, enc: Encoding, tok: &Tokenizer) -> u64 {
-        let kept: u64 = self.texts.values().map(|t| tok.count(enc, t)).sum();
-        let extra = match u64::try_from(self.kept_bytes) {
-            _ if self.dropped_bytes == 0 => 0,
-            Ok(bytes) if bytes > 0 => {
-                let scaled = u128::from(kept) * u128::from(self.dropped_bytes);
-                u64::try_from(scaled.div_ceil(u128::from(bytes))).unwrap_or(u64::MAX)
-            }
-            _ => self.dropped_bytes.div_ceil(4),
-        };
-        kept.saturating_add(extra)
+        self.texts.tokens(enc, tok)
     }
 
     /// The stream's usage: the `metadata` event's when usable, else an estimate. `problem` is
@@ -232,26 +204,17 @@ impl ConverseStreamMeter {
     /// without an exception to explain it (Bedrock ends every successful stream with
     /// `metadata`); a cut stream is expected to lack it.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
-        let problem = match &self.usage {
-            Some(Ok(usage)) => {
-                return ResponseInfo {
-                    usage: *usage,
-                    model: None,
-                    problem: None,
-                    service_tier: self.service_tier,
-                }
-            }
-            Some(Err(detail)) => Some((Invalid::BadUsage, detail.clone())),
-            None if completed && self.error.is_none() => Some((
+        let missing = (completed && self.error.is_none()).then(|| {
+            (
                 Invalid::BadUsage,
                 "stream completed without a metadata event carrying usage".into(),
-            )),
-            None => None,
-        };
-        let output = self.output_tokens(req.encoding, tok);
+            )
+        });
+        let output = || self.texts.tokens(req.encoding, tok);
         ResponseInfo {
+            // The tier the `metadata` event named, with the provider's usage or an estimate.
             service_tier: self.service_tier,
-            ..estimate_only(req, output, problem)
+            ..usage_or_estimate(self.usage, None, None, req, output, missing)
         }
     }
 }

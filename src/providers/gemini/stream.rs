@@ -12,26 +12,22 @@
 
 use super::{candidates, for_each_part_text, model_version, provider_usage, usage_metadata_of};
 use super::{items, PartKind};
-use crate::providers::openai::estimate_only;
+use crate::providers::object_or_ignored;
+use crate::providers::openai::usage_or_estimate;
+use crate::providers::stream_text::DeltaTexts;
+pub use crate::providers::stream_text::DEFAULT_MAX_TEXT_BYTES;
 use crate::providers::{Invalid, RequestInfo, ResponseInfo};
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::{Usage, UsageSource};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// The default cap on streamed text kept for the output estimate: 256 KiB, about 64k tokens.
-pub const DEFAULT_MAX_TEXT_BYTES: usize = 256 * 1024;
-
 /// Meters one streamed `streamGenerateContent` response.
 #[derive(Debug)]
 pub struct GeminiStreamMeter {
-    max_text_bytes: usize,
     model: Option<String>,
     /// Streamed text by (candidate index, kind), joined in arrival order.
-    texts: BTreeMap<(u64, PartKind), String>,
-    kept_bytes: usize,
-    /// Text bytes that arrived past the cap (only measured).
-    dropped_bytes: u64,
+    texts: DeltaTexts<(u64, PartKind)>,
     finish_reasons: BTreeMap<u64, String>,
     /// The latest `usageMetadata` holding a count, validated.
     usage: Option<Result<Usage, String>>,
@@ -55,11 +51,8 @@ impl GeminiStreamMeter {
     /// As [`GeminiStreamMeter::new`], keeping at most `max_text_bytes` bytes of text.
     pub fn with_max_text_bytes(max_text_bytes: usize) -> Self {
         Self {
-            max_text_bytes,
             model: None,
-            texts: BTreeMap::new(),
-            kept_bytes: 0,
-            dropped_bytes: 0,
+            texts: DeltaTexts::new(max_text_bytes),
             finish_reasons: BTreeMap::new(),
             usage: None,
             error: None,
@@ -71,10 +64,10 @@ impl GeminiStreamMeter {
     /// Takes one streamed `GenerateContentResponse`. Data that is not a JSON object is counted
     /// in [`GeminiStreamMeter::ignored`] and otherwise ignored.
     pub fn on_chunk(&mut self, data: &[u8]) {
-        let Ok(chunk @ Value::Object(_)) = serde_json::from_slice::<Value>(data) else {
-            self.ignored += 1;
+        let Some(chunk) = object_or_ignored(data, &mut self.ignored) else {
             return;
         };
+        let chunk = Value::Object(chunk);
         self.chunks += 1;
         if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
             self.error = Some(err.clone());
@@ -104,22 +97,11 @@ impl GeminiStreamMeter {
 
     /// Keeps a part's text, or once the cap is reached, only its length.
     fn keep(&mut self, candidate: u64, kind: PartKind, s: &str) {
-        if s.is_empty() {
-            return;
-        }
-        if self.dropped_bytes == 0 && self.kept_bytes.saturating_add(s.len()) <= self.max_text_bytes
-        {
-            self.kept_bytes += s.len();
-            let text = self.texts.entry((candidate, kind)).or_default();
-            if kind == PartKind::Structured && !text.is_empty() {
-                // Calls and code arrive whole, one per part: keep them apart.
-                text.push('\n');
-            }
-            text.push_str(s);
+        if kind == PartKind::Structured {
+            // Calls and code arrive whole, one per part: keep them apart.
+            self.texts.keep_apart((candidate, kind), s);
         } else {
-            // Everything after the first part that does not fit is dropped, so the kept text
-            // stays a prefix of the stream.
-            self.dropped_bytes = self.dropped_bytes.saturating_add(s.len() as u64);
+            self.texts.keep((candidate, kind), s);
         }
     }
 
@@ -165,16 +147,7 @@ impl GeminiStreamMeter {
     /// past the cap at the kept text's tokens-per-byte rate (one token per four bytes if nothing
     /// was kept).
     pub fn output_tokens(&self, enc: Encoding, tok: &Tokenizer) -> u64 {
-        let kept: u64 = self.texts.values().map(|t| tok.count(enc, t)).sum();
-        let extra = match u64::try_from(self.kept_bytes) {
-            _ if self.dropped_bytes == 0 => 0,
-            Ok(bytes) if bytes > 0 => {
-                let scaled = u128::from(kept) * u128::from(self.dropped_bytes);
-                u64::try_from(scaled.div_ceil(u128::from(bytes))).unwrap_or(u64::MAX)
-            }
-            _ => self.dropped_bytes.div_ceil(4),
-        };
-        kept.saturating_add(extra)
+        self.texts.tokens(enc, tok)
     }
 
     /// The stream's usage.
@@ -188,24 +161,12 @@ impl GeminiStreamMeter {
     /// - None: an estimate (request's prompt estimate, streamed text counted); problem
     ///   `bad_usage` when the stream completed without one and no `error` explains it.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
-        let problem = match &self.usage {
-            Some(Ok(usage))
-                if completed && self.error.is_none()
-                    || usage.output_tokens > 0
-                    || self.texts.is_empty() =>
-            {
-                return ResponseInfo {
-                    usage: *usage,
-                    model: self.model,
-                    problem: None,
-                    service_tier: None,
-                }
-            }
-            Some(Ok(usage)) => {
-                let output_tokens = self.output_tokens(req.encoding, tok);
+        let ended_normally = completed && self.error.is_none();
+        if let Some(Ok(usage)) = &self.usage {
+            if !ended_normally && usage.output_tokens == 0 && !self.texts.nothing_kept() {
                 return ResponseInfo {
                     usage: Usage {
-                        output_tokens,
+                        output_tokens: self.output_tokens(req.encoding, tok),
                         reasoning_tokens: 0,
                         source: UsageSource::Estimate,
                         ..*usage
@@ -215,18 +176,15 @@ impl GeminiStreamMeter {
                     service_tier: None,
                 };
             }
-            Some(Err(detail)) => Some((Invalid::BadUsage, detail.clone())),
-            None if completed && self.error.is_none() => Some((
+        }
+        let missing = ended_normally.then(|| {
+            (
                 Invalid::BadUsage,
                 "stream completed without usageMetadata".into(),
-            )),
-            None => None,
-        };
-        let output = self.output_tokens(req.encoding, tok);
-        ResponseInfo {
-            model: self.model,
-            ..estimate_only(req, output, problem)
-        }
+            )
+        });
+        let output = || self.texts.tokens(req.encoding, tok);
+        usage_or_estimate(self.usage, self.model, None, req, output, missing)
     }
 }
 

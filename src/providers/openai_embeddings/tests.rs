@@ -1,4 +1,5 @@
 use super::*;
+use crate::providers::Invalid;
 use crate::tokens::tests::tokenizer;
 use crate::tokens::Encoding;
 use serde_json::json;

@@ -7,8 +7,9 @@
 //! Completions, the stream always reports usage, so the request needs no rewrite.
 
 use super::responses_usage;
-use crate::providers::openai::estimate_only;
-use crate::providers::openai_stream::{DeltaTexts, DEFAULT_MAX_TEXT_BYTES};
+use crate::providers::object_or_ignored;
+use crate::providers::openai::usage_or_estimate;
+use crate::providers::stream_text::{DeltaTexts, DEFAULT_MAX_TEXT_BYTES};
 use crate::providers::{Invalid, RequestInfo, ResponseInfo};
 use crate::sse;
 use crate::tokens::Tokenizer;
@@ -82,10 +83,10 @@ impl ResponsesStreamMeter {
     /// is not a JSON object is counted in [`ResponsesStreamMeter::ignored`] (a `[DONE]`, which
     /// some compatible servers send, is skipped silently).
     pub fn on_event(&mut self, event: &[u8], data: &[u8]) {
-        let Ok(Value::Object(ev)) = serde_json::from_slice::<Value>(data) else {
-            if !sse::is_done(data) {
-                self.ignored += 1;
-            }
+        if sse::is_done(data) {
+            return;
+        }
+        let Some(ev) = object_or_ignored(data, &mut self.ignored) else {
             return;
         };
         self.events += 1;
@@ -215,36 +216,24 @@ impl ResponsesStreamMeter {
     /// failed: `response.completed` always carries one. A cut stream, an `error` event or a
     /// failed or incomplete response without usage is estimated without a problem.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
-        let problem = match &self.usage {
-            Some(Ok(usage)) => {
-                return ResponseInfo {
-                    usage: *usage,
-                    model: self.model,
-                    problem: None,
-                    service_tier: self.service_tier,
-                }
-            }
-            Some(Err(detail)) => Some((Invalid::BadUsage, detail.clone())),
-            None if completed
-                && self.error.is_none()
-                && matches!(self.terminal, None | Some(Terminal::Completed)) =>
-            {
-                Some((
-                    Invalid::BadUsage,
-                    match self.terminal {
-                        Some(_) => "response.completed without usage",
-                        None => "stream ended without response.completed",
-                    }
-                    .into(),
-                ))
-            }
-            None => None,
+        let missing = match self.terminal {
+            _ if !completed || self.error.is_some() => None,
+            Some(Terminal::Completed) => Some("response.completed without usage"),
+            None => Some("stream ended without response.completed"),
+            Some(Terminal::Incomplete | Terminal::Failed) => None,
         };
-        let output = self.texts.tokens(req.encoding, tok);
+        let output = || self.texts.tokens(req.encoding, tok);
         ResponseInfo {
-            model: self.model,
+            // The tier the responses named, with the provider's usage or an estimate.
             service_tier: self.service_tier,
-            ..estimate_only(req, output, problem)
+            ..usage_or_estimate(
+                self.usage,
+                self.model,
+                None,
+                req,
+                output,
+                missing.map(|m| (Invalid::BadUsage, m.into())),
+            )
         }
     }
 }

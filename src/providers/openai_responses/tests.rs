@@ -2,6 +2,7 @@ use super::*;
 use crate::providers::{Invalid, StreamMeter};
 use crate::sse::SseParser;
 use crate::tokens::tests::tokenizer;
+use crate::usage::UsageSource;
 use serde_json::json;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
