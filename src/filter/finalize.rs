@@ -19,6 +19,8 @@ impl HttpFilter {
         ) else {
             return None;
         };
+        // Nothing is copied from here on, and the copies go with `m`.
+        self.release_copies();
         if let Some(e) = m.decode_failed.take() {
             host.log(
                 LogLevel::Warn,
