@@ -353,6 +353,10 @@ use stream::ResponseStream;
 use streaming::stream_for;
 
 #[cfg(test)]
+mod review_big_events;
+#[cfg(test)]
+mod review_fuzz;
+#[cfg(test)]
 mod review_tests;
 #[cfg(test)]
 mod stream_tests;

@@ -225,11 +225,11 @@ fn response_trailers_end_a_stripped_stream() {
     }
 }
 
-/// An event larger than the hold limit stops the removal: it is forwarded as it comes, nothing
+/// An event larger than `max_body_bytes` stops the removal: it is forwarded as it comes, nothing
 /// is lost, and the stream is still metered.
 #[test]
-fn an_event_past_the_hold_limit_is_forwarded_whole() {
-    let cfg = r#"{"buffer_limit_bytes":512,"prices":{"gpt-4o-mini":{"input":0.15,"output":0.60}}}"#;
+fn an_event_past_max_body_bytes_is_forwarded_whole() {
+    let cfg = r#"{"max_body_bytes":512,"prices":{"gpt-4o-mini":{"input":0.15,"output":0.60}}}"#;
     let big = format!(
         "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{}\"}}}}]}}\n\n",
         "x".repeat(2000)

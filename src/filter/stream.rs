@@ -31,7 +31,8 @@ pub(super) struct ResponseStream {
     /// A removed event ended the last chunk with a CR: an LF starting the next chunk is the
     /// rest of that CRLF, so it goes with the event (to the parser, not to the client).
     swallow_lf: bool,
-    /// Why the stream could not be parsed any more, for the log.
+    /// Why some of the stream could not be parsed (an event past the cap, corrupt framing): for
+    /// the log, and the stream is then metered as a cut one.
     pub(super) broken: Option<String>,
 }
 

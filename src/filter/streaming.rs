@@ -20,15 +20,18 @@ pub(super) fn stream_for(
     shared: &Shared,
 ) -> Option<Box<ResponseStream>> {
     let base = media_type(content_type);
+    // Envoy never holds a stream (each chunk is released at once): only the filter's own copy
+    // of one event is bounded, by `max_body_bytes` like any body copy.
+    let max = shared.config.max_body_bytes;
     let framing = if base.eq_ignore_ascii_case(b"text/event-stream") {
-        Framing::Sse(SseParser::with_max_event_bytes(shared.config.hold_limit()))
+        Framing::Sse(SseParser::with_max_event_bytes(max))
     } else if base.eq_ignore_ascii_case(b"application/vnd.amazon.eventstream") {
         Framing::EventStream(Decoder::new())
     } else if m.endpoint.api == Api::Gemini
         && m.endpoint.stream
         && base.eq_ignore_ascii_case(b"application/json")
     {
-        Framing::JsonArray(JsonArrayStream::new(shared.config.hold_limit()))
+        Framing::JsonArray(JsonArrayStream::new(max))
     } else {
         return None;
     };
@@ -87,7 +90,7 @@ impl HttpFilter {
             return Action::Continue;
         }
         let (clean, held) = stream.end();
-        if let Some(why) = stream.broken.take() {
+        if let Some(why) = &stream.broken {
             host.log(
                 LogLevel::Warn,
                 &format!("tollbooth: stream not fully parsed: {why}"),
