@@ -357,6 +357,8 @@ mod review_big_events;
 #[cfg(test)]
 mod review_fuzz;
 #[cfg(test)]
+mod review_paths;
+#[cfg(test)]
 mod review_tests;
 #[cfg(test)]
 mod stream_tests;
