@@ -98,7 +98,8 @@ enum State {
 pub struct HttpFilter {
     shared: Option<Rc<Shared>>,
     state: State,
-    /// Bytes this stream counts against the VM's copy budget; given back on drop.
+    /// Bytes this stream counts against the VM's copy budget; given back once the copies are
+    /// dropped (the request body once parsed, the response body once metered).
     reserved: usize,
     /// The provider the request was detected for, for error replies in its format.
     provider: Provider,
@@ -106,11 +107,7 @@ pub struct HttpFilter {
 
 impl Drop for HttpFilter {
     fn drop(&mut self) {
-        if let Some(shared) = &self.shared {
-            shared
-                .copied
-                .set(shared.copied.get().saturating_sub(self.reserved));
-        }
+        self.release_copies();
     }
 }
 
@@ -160,6 +157,14 @@ impl HttpFilter {
         let ok = m.status.is_some_and(|s| (200..300).contains(&s));
         if ok && readable && !end_of_stream {
             m.stream = stream_for(m, &content_type, &shared);
+            if m.stream.is_some() {
+                // A stream is metered as it passes, never held whole: only each push's output
+                // is bounded, not the total.
+                m.decoder = encoding
+                    .as_deref()
+                    .filter(|_| !identity)
+                    .and_then(|e| ContentDecoder::for_encoding(e, usize::MAX));
+            }
         }
         if !readable {
             let e = String::from_utf8_lossy(encoding.as_deref().unwrap_or_default()).into_owned();
@@ -262,6 +267,16 @@ impl HttpFilter {
         self.finalize(host, Target::Nowhere);
     }
 
+    /// Gives this stream's copies back to the VM's copy budget, once they were dropped.
+    fn release_copies(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared
+                .copied
+                .set(shared.copied.get().saturating_sub(self.reserved));
+        }
+        self.reserved = 0;
+    }
+
     fn set_or_log(&self, host: &mut impl Host, map: Map, name: &str, value: &str) {
         if let Err(e) = host.set_header(map, name, value) {
             host.log(
@@ -337,6 +352,14 @@ use copy::copy_response;
 use stream::ResponseStream;
 use streaming::stream_for;
 
+#[cfg(test)]
+mod review_big_events;
+#[cfg(test)]
+mod review_fuzz;
+#[cfg(test)]
+mod review_paths;
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]

@@ -19,6 +19,8 @@ impl HttpFilter {
         ) else {
             return None;
         };
+        // Nothing is copied from here on, and the copies go with `m`.
+        self.release_copies();
         if let Some(e) = m.decode_failed.take() {
             host.log(
                 LogLevel::Warn,
@@ -29,9 +31,12 @@ impl HttpFilter {
         }
         let req = m.request.take()?;
         let req = &req;
+        // A stream whose events could not all be read (one past the cap, corrupt framing) is
+        // metered like a cut one: its last usage seen may not be the final one.
+        let intact = m.stream.as_ref().is_some_and(|s| s.broken.is_none());
         let mut info = match m.stream.as_mut().and_then(|s| s.meter.take()) {
             Some(meter) if ok_status(m.status) => {
-                meter.finish(req, &shared.tokenizer, m.stream_ended)
+                meter.finish(req, &shared.tokenizer, m.stream_ended && intact)
             }
             _ => response_info(&m, req, &shared.tokenizer),
         };

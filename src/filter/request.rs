@@ -243,6 +243,8 @@ impl HttpFilter {
             }
         }
         m.request = Some(info);
+        drop(body);
+        self.release_copies();
         Action::Continue
     }
 
@@ -256,6 +258,9 @@ impl HttpFilter {
     ) -> Action {
         let code = reason.as_str();
         shared.metrics.borrow_mut().invalid(host, code);
+        // The request's copy (if any) goes with the metering state.
+        self.state = State::Passthrough;
+        self.release_copies();
         if !shared.config.fail_closed {
             host.log(
                 LogLevel::Warn,

@@ -28,7 +28,11 @@ pub(super) struct ResponseStream {
     strip_usage: bool,
     /// While stripping: the start of an event whose blank line has not arrived yet.
     pending: Vec<u8>,
-    /// Why the stream could not be parsed any more, for the log.
+    /// A removed event ended the last chunk with a CR: an LF starting the next chunk is the
+    /// rest of that CRLF, so it goes with the event (to the parser, not to the client).
+    swallow_lf: bool,
+    /// Why some of the stream could not be parsed (an event past the cap, corrupt framing): for
+    /// the log, and the stream is then metered as a cut one.
     pub(super) broken: Option<String>,
 }
 
@@ -40,6 +44,7 @@ impl ResponseStream {
             meter: Some(meter),
             strip_usage,
             pending: Vec::new(),
+            swallow_lf: false,
             broken: None,
         }
     }
@@ -64,9 +69,17 @@ impl ResponseStream {
         };
         let mut out = Vec::with_capacity(input.len());
         let mut rest = input;
+        if !rest.is_empty() && std::mem::take(&mut self.swallow_lf) {
+            if let Some(tail) = rest.strip_prefix(b"\n") {
+                self.parse(b"\n");
+                rest = tail;
+            }
+        }
         while let Some(end) = block_end(rest) {
             let (block, tail) = rest.split_at(end);
-            if !self.parse(block) {
+            if self.parse(block) {
+                self.swallow_lf = tail.is_empty() && block.ends_with(b"\r");
+            } else {
                 out.extend_from_slice(block);
             }
             rest = tail;
@@ -82,8 +95,9 @@ impl ResponseStream {
         (out != chunk).then_some(out)
     }
 
-    /// The end of the body: returns whether the framing ended cleanly, and any held bytes still
-    /// to forward (a cut event, which the client gets as the upstream sent it).
+    /// The end of the body: returns whether the framing ended between events (a stream that was
+    /// not fully parsed says so in [`ResponseStream::broken`]), and any held bytes still to
+    /// forward (a cut event, which the client gets as the upstream sent it).
     pub(super) fn end(&mut self) -> (bool, Vec<u8>) {
         let held = std::mem::take(&mut self.pending);
         if !held.is_empty() {
@@ -94,7 +108,7 @@ impl ResponseStream {
             Framing::EventStream(d) => d.finish().is_ok(),
             Framing::JsonArray(a) => a.finish().is_ok(),
         };
-        (clean && self.broken.is_none(), held)
+        (clean, held)
     }
 
     fn max_pending(&self) -> usize {

@@ -20,15 +20,18 @@ pub(super) fn stream_for(
     shared: &Shared,
 ) -> Option<Box<ResponseStream>> {
     let base = media_type(content_type);
+    // Envoy never holds a stream (each chunk is released at once): only the filter's own copy
+    // of one event is bounded, by `max_body_bytes` like any body copy.
+    let max = shared.config.max_body_bytes;
     let framing = if base.eq_ignore_ascii_case(b"text/event-stream") {
-        Framing::Sse(SseParser::with_max_event_bytes(shared.config.hold_limit()))
+        Framing::Sse(SseParser::with_max_event_bytes(max))
     } else if base.eq_ignore_ascii_case(b"application/vnd.amazon.eventstream") {
         Framing::EventStream(Decoder::new())
     } else if m.endpoint.api == Api::Gemini
         && m.endpoint.stream
         && base.eq_ignore_ascii_case(b"application/json")
     {
-        Framing::JsonArray(JsonArrayStream::new(shared.config.hold_limit()))
+        Framing::JsonArray(JsonArrayStream::new(max))
     } else {
         return None;
     };
@@ -87,7 +90,7 @@ impl HttpFilter {
             return Action::Continue;
         }
         let (clean, held) = stream.end();
-        if let Some(why) = stream.broken.take() {
+        if let Some(why) = &stream.broken {
             host.log(
                 LogLevel::Warn,
                 &format!("tollbooth: stream not fully parsed: {why}"),
@@ -95,30 +98,29 @@ impl HttpFilter {
         } else if !clean {
             host.log(LogLevel::Info, "tollbooth: stream ended inside an event");
         }
-        // A comment appended to compressed bytes would corrupt them.
-        let is_sse = stream.is_sse() && m.decoder.is_none();
+        // A comment appended to compressed bytes would corrupt them, and one appended inside a
+        // cut event would complete it with the comment glued to its last line.
+        let is_sse = stream.is_sse() && m.decoder.is_none() && clean;
         m.stream_ended = true;
         let outcome = self.finalize(host, Target::ResponseTrailers);
-        let comment = match outcome {
-            Some(o) if is_sse && shared.config.sse_comment => Some(stamp::sse_comment(&o)),
-            _ => None,
-        };
+        let mut tail = held;
+        if let Some(o) = outcome.filter(|_| is_sse && shared.config.sse_comment) {
+            tail.extend_from_slice(&stamp::sse_comment(&o));
+        }
         match replaced {
             Some(mut out) => {
-                out.extend_from_slice(&held);
-                out.extend_from_slice(comment.as_deref().unwrap_or_default());
+                out.extend_from_slice(&tail);
                 replace_body(host, body_size, &out);
             }
-            None => {
-                if let Some(c) = comment {
-                    if let Err(e) = host.set_body(Body::Response, body_size, 0, &c) {
-                        host.log(
-                            LogLevel::Warn,
-                            &format!("tollbooth: final SSE comment: status {}", e.0),
-                        );
-                    }
+            None if !tail.is_empty() => {
+                if let Err(e) = host.set_body(Body::Response, body_size, 0, &tail) {
+                    host.log(
+                        LogLevel::Warn,
+                        &format!("tollbooth: end of the stream: status {}", e.0),
+                    );
                 }
             }
+            None => {}
         }
         Action::Continue
     }

@@ -671,8 +671,17 @@ fn the_vm_copy_budget_bounds_concurrent_copies() {
         request_headers: request_headers(&[]),
         ..FakeHost::default()
     };
-    let first = start(&mut host);
-    assert_eq!(shared.copied.get(), REQUEST.len());
+    // A parsed request's copy is dropped and given back; a response being copied counts.
+    let mut first = start(&mut host);
+    assert_eq!(shared.copied.get(), 0);
+    host.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+    ];
+    first.on_response_headers(&mut host, false);
+    host.response_body = RESPONSE[..60].to_vec();
+    first.on_response_body(&mut host, 60, false);
+    assert_eq!(shared.copied.get(), 60);
     let second = start(&mut host);
     assert_eq!(
         host.counter("tollbooth.invalid.reason.vm_copy_budget.requests"),

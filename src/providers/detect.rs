@@ -127,6 +127,11 @@ fn vertex_anthropic(path: &str) -> Option<Endpoint> {
         return None;
     }
     let (model, method) = model_method(path)?;
+    // Token counting is a `rawPredict` on the pseudo-model `count-tokens`, free of charge
+    // (https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude/count-tokens).
+    if model == "count-tokens" {
+        return None;
+    }
     let stream = match method {
         "rawPredict" => false,
         "streamRawPredict" => true,
@@ -250,6 +255,10 @@ mod tests {
             Some((Provider::Anthropic, Api::AnthropicMessages, None, false))
         );
         assert_eq!(auto("/v1/messages/count_tokens"), None);
+        assert_eq!(
+            auto("/v1/projects/p/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict"),
+            None
+        );
         assert_eq!(auto("/v1/messages/batches"), None);
         assert_eq!(
             auto("/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4@20250514:streamRawPredict"),

@@ -1,0 +1,137 @@
+//! Review: which requests the default `/**` route meters. Detection goes by path alone, so a
+//! path that is not a billable LLM call must not be metered (or refused in fail-closed mode).
+
+use super::*;
+use crate::fake::FakeHost;
+use crate::tokens::tests::tokenizer;
+use crate::tokens::{Encoding, Tokenizer};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+fn shared(json: &str) -> Rc<Shared> {
+    thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
+    let _ = tokenizer();
+    Rc::new(Shared::new(
+        Config::parse(json.as_bytes()).unwrap(),
+        TOK.with(Rc::clone),
+    ))
+}
+
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Vertex AI's token counting for Claude is a `rawPredict` on the model `count-tokens`
+/// (https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude/count-tokens:
+/// "There is no cost for using the count-tokens endpoint"); its request names the model being
+/// counted and its answer is `{"input_tokens": N}`. It must not be billed as a Messages call.
+#[test]
+fn vertex_claude_token_counting_is_not_billed() {
+    let path =
+        "/v1/projects/p/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict";
+    let request = br#"{"model":"claude-3-haiku@20240307","messages":[{"role":"user","content":"how many tokens are in this request?"}]}"#;
+    let response = br#"{"input_tokens":14}"#;
+    let mut host = FakeHost {
+        request_headers: headers(&[
+            (":method", "POST"),
+            (":path", path),
+            ("content-type", "application/json"),
+        ]),
+        ..FakeHost::default()
+    };
+    let mut f = HttpFilter::new(Some(shared("{}")));
+    f.on_request_headers(&mut host, false);
+    host.request_body = request.to_vec();
+    f.on_request_body(&mut host, request.len(), true);
+    host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    f.on_response_headers(&mut host, false);
+    host.response_body = response.to_vec();
+    f.on_response_body(&mut host, response.len(), true);
+    f.on_log(&mut host);
+    assert!(
+        host.response_trailers.is_empty(),
+        "{:?}",
+        host.response_trailers
+    );
+    assert!(!host.properties.contains_key("tollbooth"));
+    assert!(
+        host.metric_values.iter().all(|v| *v == 0),
+        "{:?}",
+        host.metric_names
+    );
+}
+
+/// With the default `/**` route, a POST to another service whose path merely ends like an LLM
+/// endpoint is not LLM traffic; in fail-closed mode it must not be refused.
+#[test]
+#[ignore = "open finding: path detection false positives under the default `/**` route"]
+fn other_services_are_not_refused_under_the_default_route() {
+    let cfg = r#"{"fail_mode":"closed"}"#;
+    for (path, content_type, body) in [
+        (
+            "/api/v1/messages",
+            "application/json",
+            r#"{"channel":"general","text":"hi"}"#,
+        ),
+        (
+            "/api/surveys/42/responses",
+            "application/json",
+            r#"{"answers":[1,2]}"#,
+        ),
+        (
+            "/forms/42/responses",
+            "application/x-www-form-urlencoded",
+            "a=1",
+        ),
+        (
+            "/api/search/completions",
+            "application/json",
+            r#"{"prefix":"ab"}"#,
+        ),
+    ] {
+        let mut host = FakeHost {
+            request_headers: headers(&[
+                (":method", "POST"),
+                (":path", path),
+                ("content-type", content_type),
+            ]),
+            ..FakeHost::default()
+        };
+        let mut f = HttpFilter::new(Some(shared(cfg)));
+        f.on_request_headers(&mut host, false);
+        host.request_body = body.as_bytes().to_vec();
+        f.on_request_body(&mut host, body.len(), true);
+        assert!(host.local_response.is_none(), "{path} refused");
+    }
+}
+
+/// Azure OpenAI answers 400 "Unrecognized request argument supplied: stream_options" on
+/// api-versions that predate the parameter (e.g. the GA `2024-02-01`; see
+/// openai/openai-python#1469 and langchain-ai/langchain#23552). Adding `include_usage` there
+/// turns every working streamed request into a failing one.
+#[test]
+#[ignore = "open finding: include_usage is added for Azure api-versions that reject it"]
+fn old_azure_api_versions_are_not_sent_stream_options() {
+    let path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-01";
+    let request = br#"{"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let mut host = FakeHost {
+        request_headers: headers(&[
+            (":method", "POST"),
+            (":path", path),
+            ("content-type", "application/json"),
+        ]),
+        ..FakeHost::default()
+    };
+    let mut f = HttpFilter::new(Some(shared("{}")));
+    f.on_request_headers(&mut host, false);
+    host.request_body = request.to_vec();
+    f.on_request_body(&mut host, request.len(), true);
+    assert_eq!(
+        host.request_body,
+        request.to_vec(),
+        "the upstream gets the body as sent"
+    );
+}
