@@ -172,6 +172,21 @@ impl Config {
 
 fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
     let routes = compile_routes(raw.routes)?;
+    if raw.fail_mode == FailMode::Closed {
+        // Detection goes by path alone: under a catch-all route, another service's POST to a
+        // path that merely ends like an LLM endpoint (`/api/v1/messages`) would be refused.
+        if let Some(i) = routes
+            .iter()
+            .position(|r| r.path.is_catch_all() && r.host.is_none() && r.provider.is_none())
+        {
+            return Err(err(
+                "fail_mode",
+                format!(
+                    "`closed` needs routes that cover only LLM traffic, but routes[{i}] (the default when none are given) is `/**` with no host and no provider: give it a host, a provider, or narrower paths"
+                ),
+            ));
+        }
+    }
     let tenant = compile_tenant(raw.tenant)?;
     let mut attributes = Vec::new();
     for (name, header) in raw.attributes {

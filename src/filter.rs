@@ -54,6 +54,9 @@ struct Metering {
     endpoint: Endpoint,
     /// The request body is held until complete, so it can be rewritten.
     hold_request: bool,
+    /// Streamed requests may be given `stream_options.include_usage` (OpenAI Chat and
+    /// Completions, not on Azure api-versions that predate it).
+    inject_ok: bool,
     /// The upstream was asked to report usage in the stream.
     expects_usage: bool,
     /// Remove the usage-only chunk from the stream (the filter asked for it, the client did not).

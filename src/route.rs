@@ -27,6 +27,11 @@ impl PathGlob {
         Ok(Self { segments })
     }
 
+    /// Whether the glob matches every path (`/**`).
+    pub fn is_catch_all(&self) -> bool {
+        self.segments.len() == 1 && self.segments.first().is_some_and(|s| s == "**")
+    }
+
     pub fn matches(&self, path: &str) -> bool {
         let path = path.split(['?', '#']).next().unwrap_or("");
         let Some(rest) = path.strip_prefix('/') else {

@@ -307,7 +307,11 @@ fn bad_provider_usage_is_estimated_not_trusted() {
 
 #[test]
 fn fail_closed_answers_400_in_openai_format_and_holds_the_body() {
-    let cfg = PRICES.replacen('{', r#"{"fail_mode":"closed","#, 1);
+    let cfg = PRICES.replacen(
+        '{',
+        r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"#,
+        1,
+    );
     for mode in MODES {
         let mut host = host(mode, 2, &cfg);
         let req = Request::post("/v1/chat/completions", "{nope")
@@ -512,7 +516,11 @@ fn streams_that_end_with_trailers_are_metered() {
     let mut host = host(
         MODES[0],
         1,
-        &PRICES.replacen('{', r#"{"fail_mode":"closed","#, 1),
+        &PRICES.replacen(
+            '{',
+            r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"#,
+            1,
+        ),
     );
     let req = Request::post("/v1/chat/completions", "not json at all")
         .header("content-type", "application/json")

@@ -109,7 +109,7 @@ fn a_stream_cut_inside_an_event_reaches_the_client_as_sent() {
 /// fail-closed mode, the next request is refused with 400.
 #[test]
 fn long_streams_do_not_exhaust_the_copy_budget() {
-    let cfg = r#"{"fail_mode":"closed","max_copied_bytes_per_vm":100000,
+    let cfg = r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"max_copied_bytes_per_vm":100000,
         "prices":{"gpt-4o-mini":{"input":0.15,"output":0.60}}}"#;
     for mode in MODES {
         let mut host = host(mode, 1, cfg);

@@ -6,7 +6,7 @@ use super::copy::{copy_body, over_budget};
 use super::{is_json, too_large, HttpFilter, Metering, Shared, State};
 use crate::attribution::attribute;
 use crate::host::{Action, Body, Host, LogLevel, Map};
-use crate::providers::detect::detect;
+use crate::providers::detect::{self, detect};
 use crate::providers::openai_stream::prepare_stream_request;
 use crate::providers::{self, errors, Invalid, Problem};
 
@@ -94,8 +94,9 @@ impl HttpFilter {
             .ok()
             .flatten()
             .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<usize>().ok());
-        let hold_for_rewrite = providers::injects_usage(endpoint.api)
-            && declared.is_none_or(|n| n <= cfg.hold_limit());
+        let inject_ok = providers::injects_usage(endpoint.api)
+            && detect::accepts_stream_options(provider, &path);
+        let hold_for_rewrite = inject_ok && declared.is_none_or(|n| n <= cfg.hold_limit());
         if hold_for_rewrite && declared.is_some() {
             if let Err(e) = host.remove_header(Map::RequestHeaders, "content-length") {
                 host.log(
@@ -108,6 +109,7 @@ impl HttpFilter {
             provider,
             endpoint,
             hold_request: hold_for_rewrite,
+            inject_ok,
             expects_usage: false,
             strip_usage: false,
             stream: None,
@@ -222,6 +224,10 @@ impl HttpFilter {
             if let Some(plan) = prepare_stream_request(&body) {
                 m.expects_usage = plan.client_asked_for_usage;
                 match (plan.body, held) {
+                    (Some(_), _) if !m.inject_ok => host.log(
+                        LogLevel::Info,
+                        "tollbooth: this api-version does not take stream_options; output will be estimated",
+                    ),
                     (Some(new), Some(size)) => {
                         match host.set_body(Body::Request, 0, size, &new) {
                             Ok(()) => {

@@ -258,7 +258,8 @@ fn a_parsed_request_gives_its_copy_back_while_the_response_streams() {
     let request = format!(
         r#"{{"model":"gpt-4o-mini","stream":true,"messages":[{{"role":"user","content":"{padding}"}}]}}"#
     );
-    let cfg = r#"{"fail_mode":"closed","max_copied_bytes_per_vm":1000}"#;
+    let cfg =
+        r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"max_copied_bytes_per_vm":1000}"#;
     let shared = shared(cfg);
     let start = |host: &mut FakeHost| {
         let mut f = HttpFilter::new(Some(Rc::clone(&shared)));

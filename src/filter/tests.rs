@@ -304,7 +304,11 @@ fn fail_open_passes_bad_requests_unmetered() {
 
 #[test]
 fn fail_closed_answers_400_in_openai_format() {
-    let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
+    let cfg = CFG.replacen(
+        '{',
+        r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"#,
+        1,
+    );
     let host = exchange(&cfg, request_headers(&[]), b"{oops", "200", RESPONSE);
     let (status, body) = host.local_response.clone().unwrap();
     assert_eq!(status, 400);
@@ -318,7 +322,11 @@ fn fail_closed_answers_400_in_openai_format() {
 
 #[test]
 fn fail_closed_answers_in_the_providers_own_format() {
-    let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
+    let cfg = CFG.replacen(
+        '{',
+        r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"#,
+        1,
+    );
     let host = exchange(
         &cfg,
         replaced(":path", "/v1/messages"),
@@ -335,7 +343,11 @@ fn fail_closed_answers_in_the_providers_own_format() {
 
 #[test]
 fn fail_closed_holds_the_body_until_judged() {
-    let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
+    let cfg = CFG.replacen(
+        '{',
+        r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"#,
+        1,
+    );
     let mut host = FakeHost {
         request_headers: request_headers(&[]),
         ..FakeHost::default()
@@ -534,7 +546,11 @@ fn request_trailers_end_the_request() {
     );
 
     // Fail-closed: the held body is judged at the trailers, and an invalid one is refused.
-    let cfg = CFG.replacen('{', r#"{"fail_mode":"closed","#, 1);
+    let cfg = CFG.replacen(
+        '{',
+        r#"{"fail_mode":"closed","routes":[{"path":"/v1/**"}],"#,
+        1,
+    );
     let mut host = FakeHost {
         request_headers: request_headers(&[]),
         ..FakeHost::default()

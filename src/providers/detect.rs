@@ -48,6 +48,22 @@ pub fn detect(
     }
 }
 
+/// Whether a streamed request to `path` may be given `stream_options.include_usage`. Azure
+/// OpenAI's deployment API accepts it only from api-version `2024-09-01-preview` on (the GA
+/// `2024-10-21` has it); older versions answer 400 "Unrecognized request argument supplied:
+/// stream_options". Without an api-version (which Azure requires) nothing is added.
+pub fn accepts_stream_options(provider: Provider, path: &str) -> bool {
+    if provider != Provider::Azure || !path.contains("/openai/deployments/") {
+        return true;
+    }
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("api-version="))
+        .and_then(|v| v.get(..10))
+        .is_some_and(|date| date >= "2024-09-01")
+}
+
 fn is_openai_family(p: Provider) -> bool {
     matches!(p, Provider::OpenAi | Provider::Azure)
 }
@@ -246,6 +262,26 @@ mod tests {
             auto("/openai/v1/responses"),
             Some((Provider::Azure, Api::OpenAiResponses, None, false))
         );
+    }
+
+    #[test]
+    fn azure_api_versions_gate_stream_options() {
+        let ok = |p: &str| accepts_stream_options(Provider::Azure, p);
+        assert!(!ok(
+            "/openai/deployments/d/chat/completions?api-version=2024-06-01"
+        ));
+        assert!(ok(
+            "/openai/deployments/d/chat/completions?x=1&api-version=2024-09-01-preview"
+        ));
+        assert!(ok(
+            "/openai/deployments/d/chat/completions?api-version=2025-04-01-preview"
+        ));
+        assert!(!ok("/openai/deployments/d/chat/completions"));
+        assert!(ok("/openai/v1/chat/completions"));
+        assert!(accepts_stream_options(
+            Provider::OpenAi,
+            "/v1/chat/completions"
+        ));
     }
 
     #[test]
