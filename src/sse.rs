@@ -34,7 +34,7 @@
 use std::borrow::Cow;
 
 mod blocks;
-pub use blocks::block_end;
+pub use blocks::{block_end, BlockScan};
 
 /// The default cap on held bytes: 1 MiB, Envoy's default per-connection buffer limit.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;

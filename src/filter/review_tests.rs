@@ -196,6 +196,15 @@ fn usage_removal_with_every_line_ending_at_every_split() {
             let end = at + text[at..].find("\n\n").unwrap() + 2;
             format!("{}{}", &text[..start], &text[end..]).replace('\n', eol)
         };
+        // Byte by byte, then cut in two at every offset.
+        let bytes: Vec<&[u8]> = upstream.chunks(1).collect();
+        let r = stream(CFG, PLAIN, &bytes, End::LastPiece);
+        assert_eq!(
+            String::from_utf8_lossy(&r.client[..expected.len()]),
+            expected,
+            "{eol:?} byte by byte"
+        );
+        assert_eq!(trailer(&r.host, "x-llm-usage-source"), Some("provider"));
         for at in 0..=upstream.len() {
             for end in [End::LastPiece, End::EmptyBody] {
                 let r = stream(CFG, PLAIN, &[&upstream[..at], &upstream[at..]], end);
@@ -348,4 +357,24 @@ fn the_filter_state_of_a_cut_stream_is_json() {
     let r = stream(CFG, PLAIN, &[&STREAM[..cut]], End::LastPiece);
     let state: Value = serde_json::from_slice(&r.host.properties["tollbooth"]).unwrap();
     assert_eq!(state["usage_source"], "estimate");
+}
+
+/// A 4 MB event in 16 KiB pieces, with usage removal: forwarded whole once complete, and the
+/// stream metered. Its held bytes grow in place and are scanned once (when every piece copied
+/// and rescanned everything held, this took 540 ms natively against 21 ms now, blocking the
+/// Envoy worker meanwhile).
+#[test]
+fn a_large_event_in_many_pieces_is_scanned_once() {
+    let cfg = r#"{"max_body_bytes":8388608,"prices":{"gpt-4o-mini":{"input":0.15,"output":0.60}}}"#;
+    let big = format!(
+        "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{}\"}}}}]}}\r\n\r\n",
+        "x".repeat(4_000_000)
+    );
+    let upstream = [big.as_bytes(), STREAM].concat();
+    let pieces: Vec<&[u8]> = upstream.chunks(16 * 1024).collect();
+    let r = stream(cfg, PLAIN, &pieces, End::LastPiece);
+    assert!(r
+        .client
+        .starts_with(&[big.as_bytes(), &without_usage_chunk(STREAM)].concat()));
+    assert_eq!(trailer(&r.host, "x-llm-usage-source"), Some("provider"));
 }

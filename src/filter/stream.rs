@@ -11,7 +11,7 @@ use crate::eventstream::{self, Decoder};
 use crate::json_stream::JsonArrayStream;
 use crate::providers::openai_stream::is_usage_only_chunk;
 use crate::providers::StreamMeter;
-use crate::sse::{block_end, EndOfStream, SseParser};
+use crate::sse::{BlockScan, EndOfStream, SseParser};
 
 /// How the response body is framed.
 pub(super) enum Framing {
@@ -31,6 +31,8 @@ pub(super) struct ResponseStream {
     /// A removed event ended the last chunk with a CR: an LF starting the next chunk is the
     /// rest of that CRLF, so it goes with the event (to the parser, not to the client).
     swallow_lf: bool,
+    /// The search for the blank line that ends `pending`, where it stopped.
+    scan: BlockScan,
     /// Why some of the stream could not be parsed (an event past the cap, corrupt framing): for
     /// the log, and the stream is then metered as a cut one.
     pub(super) broken: Option<String>,
@@ -45,6 +47,7 @@ impl ResponseStream {
             strip_usage,
             pending: Vec::new(),
             swallow_lf: false,
+            scan: BlockScan::new(),
             broken: None,
         }
     }
@@ -59,38 +62,43 @@ impl ResponseStream {
             self.parse(chunk);
             return None;
         }
-        let held = std::mem::take(&mut self.pending);
-        let joined;
-        let input: &[u8] = if held.is_empty() {
-            chunk
-        } else {
-            joined = [held.as_slice(), chunk].concat();
-            &joined
-        };
-        let mut out = Vec::with_capacity(input.len());
-        let mut rest = input;
-        if !rest.is_empty() && std::mem::take(&mut self.swallow_lf) {
-            if let Some(tail) = rest.strip_prefix(b"\n") {
+        let mut fresh = chunk;
+        if !fresh.is_empty() && std::mem::take(&mut self.swallow_lf) {
+            if let Some(tail) = fresh.strip_prefix(b"\n") {
                 self.parse(b"\n");
-                rest = tail;
+                fresh = tail;
             }
         }
-        while let Some(end) = block_end(rest) {
-            let (block, tail) = rest.split_at(end);
+        // The held bytes grow in place and each byte is scanned once: an event that arrives in
+        // many chunks costs linear time, not quadratic.
+        let mut input = std::mem::take(&mut self.pending);
+        let mut from = input.len();
+        input.extend_from_slice(fresh);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some(end) = input.get(from..).and_then(|b| self.scan.find(b)) {
+            let end = from + end;
+            let block = input.get(start..end).unwrap_or_default();
             if self.parse(block) {
-                self.swallow_lf = tail.is_empty() && block.ends_with(b"\r");
+                self.swallow_lf = end == input.len() && block.ends_with(b"\r");
             } else {
                 out.extend_from_slice(block);
             }
-            rest = tail;
+            start = end;
+            from = end;
         }
+        let rest = input.get(start..).unwrap_or_default();
         if rest.len() > self.max_pending() {
             // An event too large to hold: forward it as it comes and stop stripping.
             self.parse(rest);
             out.extend_from_slice(rest);
             self.strip_usage = false;
         } else {
-            self.pending = rest.to_vec();
+            input.drain(..start);
+            if input.capacity() > (4 * input.len()).max(64 * 1024) {
+                input.shrink_to(input.len().max(4096));
+            }
+            self.pending = input;
         }
         (out != chunk).then_some(out)
     }
@@ -100,6 +108,7 @@ impl ResponseStream {
     /// forward (a cut event, which the client gets as the upstream sent it).
     pub(super) fn end(&mut self) -> (bool, Vec<u8>) {
         let held = std::mem::take(&mut self.pending);
+        self.scan = BlockScan::new();
         if !held.is_empty() {
             self.parse(&held);
         }
