@@ -29,6 +29,30 @@ impl HttpFilter {
             self.state = State::Passthrough;
             return Action::Continue;
         };
+        self.provider = provider;
+        // Judged before anything is changed, so a request that is not meterable (a form post
+        // to a path that merely looks like an LLM endpoint) passes untouched.
+        let content_type = host
+            .header(Map::RequestHeaders, "content-type")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let problem = if !is_json(&content_type) {
+            Some((
+                Invalid::ContentType,
+                format!(
+                    "content-type `{}` is not JSON",
+                    String::from_utf8_lossy(&content_type)
+                ),
+            ))
+        } else if end_of_stream {
+            Some((Invalid::EmptyBody, "request has no body".to_string()))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return self.invalid_request(host, &shared, problem);
+        }
         let attribution = attribute(cfg, |name| {
             host.header(Map::RequestHeaders, name).ok().flatten()
         });
@@ -63,28 +87,6 @@ impl HttpFilter {
                     }
                 }
             }
-        }
-        self.provider = provider;
-        let content_type = host
-            .header(Map::RequestHeaders, "content-type")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let problem = if !is_json(&content_type) {
-            Some((
-                Invalid::ContentType,
-                format!(
-                    "content-type `{}` is not JSON",
-                    String::from_utf8_lossy(&content_type)
-                ),
-            ))
-        } else if end_of_stream {
-            Some((Invalid::EmptyBody, "request has no body".to_string()))
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return self.invalid_request(host, &shared, problem);
         }
         // A streamed OpenAI request may need `stream_options.include_usage` added (a body
         // rewrite), so the body is held until complete when it fits; its content-length is

@@ -122,6 +122,27 @@ fn other_services_are_not_refused_under_the_default_route() {
     }
 }
 
+/// A form post to a path that looks like an LLM endpoint passes with its headers untouched.
+#[test]
+fn a_non_json_post_on_a_look_alike_path_is_not_touched() {
+    let sent = headers(&[
+        (":method", "POST"),
+        (":path", "/forms/42/responses"),
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("accept-encoding", "gzip"),
+        ("content-length", "3"),
+    ]);
+    let mut host = FakeHost {
+        request_headers: sent.clone(),
+        ..FakeHost::default()
+    };
+    let mut f = HttpFilter::new(Some(shared("{}")));
+    assert_eq!(f.on_request_headers(&mut host, false), Action::Continue);
+    assert_eq!(host.request_headers, sent);
+    host.request_body = b"a=1".to_vec();
+    assert_eq!(f.on_request_body(&mut host, 3, true), Action::Continue);
+}
+
 /// Azure OpenAI answers 400 "Unrecognized request argument supplied: stream_options" on
 /// api-versions that predate the parameter (e.g. the GA `2024-02-01`; see
 /// openai/openai-python#1469 and langchain-ai/langchain#23552). Adding `include_usage` there
