@@ -148,9 +148,10 @@ impl RootContext for Root {
         sys::log(
             LogLevel::Info,
             &format!(
-                "tollbooth: configured: {} route(s), {} priced model(s)",
+                "tollbooth: configured: {} route(s), {} priced model(s), built-in prices as of {}",
                 config.routes.len(),
-                config.prices.len()
+                config.prices.len(),
+                config.prices_as_of.as_deref().unwrap_or("(not used)")
             ),
         );
         self.shared = Some(Rc::new(Shared::new(config, tokenizer)));
