@@ -366,4 +366,6 @@ mod review_tests;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -4,21 +4,11 @@
 //! `response.completed` repeats the whole response (an image generation call's base64 image
 //! included), and Gemini sends generated images inline, both in the event that carries usage.
 
+use super::test_support::{shared, trailer};
 use super::*;
 use crate::fake::FakeHost;
-use crate::tokens::tests::tokenizer;
-use crate::tokens::{Encoding, Tokenizer};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
-
-fn shared(json: &str) -> Rc<Shared> {
-    thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
-    let _ = tokenizer();
-    Rc::new(Shared::new(
-        Config::parse(json.as_bytes()).unwrap(),
-        TOK.with(Rc::clone),
-    ))
-}
 
 /// Streams `response` in 16 KiB pieces; returns the host with the stamps.
 fn run(cfg: &str, path: &str, content_type: &str, request: &[u8], response: &[u8]) -> FakeHost {
@@ -48,13 +38,6 @@ fn run(cfg: &str, path: &str, content_type: &str, request: &[u8], response: &[u8
         f.on_response_body(&mut host, piece.len(), i + 1 == pieces.len());
     }
     host
-}
-
-fn trailer<'a>(host: &'a FakeHost, name: &str) -> Option<&'a str> {
-    host.response_trailers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 /// 1.5 MB of base64, the size of a generated 1024×1024 PNG.

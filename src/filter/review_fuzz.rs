@@ -3,22 +3,12 @@
 //! never panics, never pauses a stream, and forwards the bytes unchanged (plus, for a stream
 //! that ended between events, its final comment).
 
+use super::test_support::shared;
 use super::*;
 use crate::fake::FakeHost;
 use crate::sse::{EndOfStream, SseParser};
-use crate::tokens::tests::tokenizer;
-use crate::tokens::{Encoding, Tokenizer};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
-
-fn shared(json: &str) -> Rc<Shared> {
-    thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
-    let _ = tokenizer();
-    Rc::new(Shared::new(
-        Config::parse(json.as_bytes()).unwrap(),
-        TOK.with(Rc::clone),
-    ))
-}
 
 macro_rules! case {
     ($dir:literal, $path:literal, $ct:expr, $resp:literal) => {

@@ -1,28 +1,11 @@
 //! Review: which requests the default `/**` route meters. Detection goes by path alone, so a
 //! path that is not a billable LLM call must not be metered (or refused in fail-closed mode).
 
+use super::test_support::{headers, shared};
 use super::*;
 use crate::fake::FakeHost;
-use crate::tokens::tests::tokenizer;
-use crate::tokens::{Encoding, Tokenizer};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
-
-fn shared(json: &str) -> Rc<Shared> {
-    thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
-    let _ = tokenizer();
-    Rc::new(Shared::new(
-        Config::parse(json.as_bytes()).unwrap(),
-        TOK.with(Rc::clone),
-    ))
-}
-
-fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 /// Vertex AI's token counting for Claude is a `rawPredict` on the model `count-tokens`
 /// (https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude/count-tokens:

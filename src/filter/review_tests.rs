@@ -2,11 +2,10 @@
 //! the final SSE comment, the copy budget, decoding bounds and path detection, through the fake
 //! host.
 
+use super::test_support::{headers, shared, trailer};
 use super::*;
 use crate::fake::FakeHost;
 use crate::sse::SseParser;
-use crate::tokens::tests::tokenizer;
-use crate::tokens::{Encoding, Tokenizer};
 use serde_json::Value;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -16,29 +15,6 @@ const STREAM: &[u8] = include_bytes!("../../tests/fixtures/sse/openai_chat_strea
 const PLAIN: &str =
     r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
 const ASKS: &str = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}"#;
-
-fn shared(json: &str) -> Rc<Shared> {
-    thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
-    let _ = tokenizer();
-    Rc::new(Shared::new(
-        Config::parse(json.as_bytes()).unwrap(),
-        TOK.with(Rc::clone),
-    ))
-}
-
-fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn trailer<'a>(host: &'a FakeHost, name: &str) -> Option<&'a str> {
-    host.response_trailers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
 
 /// How a streamed response ends.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -1,6 +1,7 @@
 //! Streamed OpenAI Chat Completions through the fake host: the `include_usage` rewrite, the
 //! removed usage-only chunk, the final SSE comment and trailers, and disconnects.
 
+use super::test_support::{headers, shared, trailer};
 use super::*;
 use crate::fake::FakeHost;
 use crate::tokens::tests::tokenizer;
@@ -13,22 +14,6 @@ const CFG: &str = r#"{"prices":{"gpt-4o-mini":{"input":0.15,"output":0.60}}}"#;
 /// The documented stream shape with `include_usage` (see the fixture's header comment).
 const STREAM: &[u8] = include_bytes!("../../tests/fixtures/sse/openai_chat_stream.sse");
 const USAGE_CHUNK_START: &str = r#"data: {"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_44709d6fcb","choices":[],"usage""#;
-
-fn shared(json: &str) -> Rc<Shared> {
-    thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
-    let _ = tokenizer();
-    Rc::new(Shared::new(
-        Config::parse(json.as_bytes()).unwrap(),
-        TOK.with(Rc::clone),
-    ))
-}
-
-fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 struct Run {
     host: FakeHost,
@@ -81,13 +66,6 @@ fn run(request: &str, pieces: &[&[u8]], complete: bool) -> Run {
         upstream_body,
         client,
     }
-}
-
-fn trailer<'a>(host: &'a FakeHost, name: &str) -> Option<&'a str> {
-    host.response_trailers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 const PLAIN: &str =

@@ -1,24 +1,14 @@
 //! The state machine driven through the fake host, asserting the final state: what the
 //! upstream and client would see, filter state, metrics.
 
+use super::test_support::shared;
 use super::*;
 use crate::fake::FakeHost;
 use crate::tokens::tests::tokenizer;
-use crate::tokens::{Encoding, Tokenizer};
+use crate::tokens::Encoding;
 use serde_json::Value;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
-
-fn shared(json: &str) -> Rc<Shared> {
-    // Tests share one loaded tokenizer; `Shared` wants an `Rc`, so load a fresh handle once per
-    // thread from the same encodings.
-    thread_local!(static TOK: Rc<Tokenizer> = Rc::new(Tokenizer::load(&Encoding::ALL).unwrap()));
-    let _ = tokenizer();
-    Rc::new(Shared::new(
-        Config::parse(json.as_bytes()).unwrap(),
-        TOK.with(Rc::clone),
-    ))
-}
 
 const CFG: &str = r#"{"tenant":{"header":"x-tenant-id","api_key_salt":"s"},"attributes":{"team":"x-team"},
   "prices":{"gpt-4o":{"input":2.5,"cached_input":1.25,"output":10}}}"#;
