@@ -154,6 +154,10 @@ fn vm_memory_is_reported() {
 #[test]
 fn workers_can_run_on_their_own_threads() {
     let mut host = host_with(opts(2), "");
+    // The key exists before the race: a set with cas 0 (what a guest passes after a get that
+    // found nothing) is unconditional, as in Envoy, so two first writes could both succeed and
+    // one increment be lost. That creation race is the guest's to handle, not this test's.
+    host.shared_data().set("t", b"0", 0).unwrap();
     let workers = host.take_workers();
     let handles: Vec<_> = workers
         .into_iter()
