@@ -1,7 +1,7 @@
 //! Review: which requests the default `/**` route meters. Detection goes by path alone, so a
 //! path that is not a billable LLM call must not be metered (or refused in fail-closed mode).
 
-use super::test_support::{headers, shared};
+use super::test_support::{headers, requested, shared};
 use super::*;
 use crate::fake::FakeHost;
 #[cfg(target_arch = "wasm32")]
@@ -17,18 +17,7 @@ fn vertex_claude_token_counting_is_not_billed() {
         "/v1/projects/p/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict";
     let request = br#"{"model":"claude-3-haiku@20240307","messages":[{"role":"user","content":"how many tokens are in this request?"}]}"#;
     let response = br#"{"input_tokens":14}"#;
-    let mut host = FakeHost {
-        request_headers: headers(&[
-            (":method", "POST"),
-            (":path", path),
-            ("content-type", "application/json"),
-        ]),
-        ..FakeHost::default()
-    };
-    let mut f = HttpFilter::new(Some(shared("{}")));
-    f.on_request_headers(&mut host, false);
-    host.request_body = request.to_vec();
-    f.on_request_body(&mut host, request.len(), true);
+    let (mut host, mut f) = requested("{}", path, request);
     host.response_headers = headers(&[(":status", "200"), ("content-type", "application/json")]);
     f.on_response_headers(&mut host, false);
     host.response_body = response.to_vec();
@@ -140,18 +129,7 @@ fn old_azure_api_versions_are_not_sent_stream_options() {
     ] {
         let path = format!("/openai/deployments/gpt-4o/chat/completions?api-version={version}");
         let request = br#"{"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
-        let mut host = FakeHost {
-            request_headers: headers(&[
-                (":method", "POST"),
-                (":path", &path),
-                ("content-type", "application/json"),
-            ]),
-            ..FakeHost::default()
-        };
-        let mut f = HttpFilter::new(Some(shared("{}")));
-        f.on_request_headers(&mut host, false);
-        host.request_body = request.to_vec();
-        f.on_request_body(&mut host, request.len(), true);
+        let (host, _) = requested("{}", &path, request);
         assert_eq!(
             host.request_body != request.to_vec(),
             rewritten,
@@ -160,18 +138,7 @@ fn old_azure_api_versions_are_not_sent_stream_options() {
     }
     let path = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-02-01";
     let request = br#"{"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
-    let mut host = FakeHost {
-        request_headers: headers(&[
-            (":method", "POST"),
-            (":path", path),
-            ("content-type", "application/json"),
-        ]),
-        ..FakeHost::default()
-    };
-    let mut f = HttpFilter::new(Some(shared("{}")));
-    f.on_request_headers(&mut host, false);
-    host.request_body = request.to_vec();
-    f.on_request_body(&mut host, request.len(), true);
+    let (host, _) = requested("{}", path, request);
     assert_eq!(
         host.request_body,
         request.to_vec(),

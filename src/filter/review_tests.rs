@@ -2,7 +2,7 @@
 //! the final SSE comment, the copy budget, decoding bounds and path detection, through the fake
 //! host.
 
-use super::test_support::{headers, shared, trailer};
+use super::test_support::{gzip, headers, requested, shared, trailer};
 use super::*;
 use crate::fake::FakeHost;
 use crate::sse::SseParser;
@@ -280,7 +280,6 @@ fn a_parsed_request_gives_its_copy_back_while_the_response_streams() {
 /// never held whole, so only each push's output is bounded.
 #[test]
 fn a_long_compressed_stream_is_metered_to_its_end() {
-    use std::io::Write;
     // 200 KiB of comments (a keep-alive heavy stream), then the documented events.
     let mut upstream = Vec::new();
     for _ in 0..200 {
@@ -289,22 +288,9 @@ fn a_long_compressed_stream_is_metered_to_its_end() {
         upstream.extend_from_slice(b"\n\n");
     }
     upstream.extend_from_slice(STREAM);
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(&upstream).unwrap();
-    let body = e.finish().unwrap();
+    let body = gzip(&upstream);
     let cfg = r#"{"max_body_bytes":65536,"prices":{"gpt-4o-mini":{"input":0.15,"output":0.60}}}"#;
-    let mut host = FakeHost {
-        request_headers: headers(&[
-            (":method", "POST"),
-            (":path", "/v1/chat/completions"),
-            ("content-type", "application/json"),
-        ]),
-        ..FakeHost::default()
-    };
-    let mut f = HttpFilter::new(Some(shared(cfg)));
-    f.on_request_headers(&mut host, false);
-    host.request_body = ASKS.as_bytes().to_vec();
-    f.on_request_body(&mut host, ASKS.len(), true);
+    let (mut host, mut f) = requested(cfg, "/v1/chat/completions", ASKS);
     host.response_headers = headers(&[
         (":status", "200"),
         ("content-type", "text/event-stream"),

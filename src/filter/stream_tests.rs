@@ -1,7 +1,7 @@
 //! Streamed OpenAI Chat Completions through the fake host: the `include_usage` rewrite, the
 //! removed usage-only chunk, the final SSE comment and trailers, and disconnects.
 
-use super::test_support::{headers, shared, trailer};
+use super::test_support::{gzip, headers, requested, shared, trailer};
 use super::*;
 use crate::fake::FakeHost;
 use crate::tokens::tests::tokenizer;
@@ -145,18 +145,7 @@ fn a_disconnected_client_is_charged_for_what_was_streamed() {
 #[test]
 fn the_comment_can_be_switched_off() {
     let cfg = r#"{"stamp":{"sse_comment":false}}"#;
-    let mut host = FakeHost {
-        request_headers: headers(&[
-            (":method", "POST"),
-            (":path", "/v1/chat/completions"),
-            ("content-type", "application/json"),
-        ]),
-        ..FakeHost::default()
-    };
-    let mut f = HttpFilter::new(Some(shared(cfg)));
-    f.on_request_headers(&mut host, false);
-    host.request_body = ASKS.as_bytes().to_vec();
-    f.on_request_body(&mut host, ASKS.len(), true);
+    let (mut host, mut f) = requested(cfg, "/v1/chat/completions", ASKS);
     host.response_headers = headers(&[(":status", "200"), ("content-type", "text/event-stream")]);
     f.on_response_headers(&mut host, false);
     host.response_body = STREAM.to_vec();
@@ -167,22 +156,8 @@ fn the_comment_can_be_switched_off() {
 
 #[test]
 fn a_gzip_stream_is_metered_and_forwarded_untouched() {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(STREAM).unwrap();
-    let body = e.finish().unwrap();
-    let mut host = FakeHost {
-        request_headers: headers(&[
-            (":method", "POST"),
-            (":path", "/v1/chat/completions"),
-            ("content-type", "application/json"),
-        ]),
-        ..FakeHost::default()
-    };
-    let mut f = HttpFilter::new(Some(shared(CFG)));
-    f.on_request_headers(&mut host, false);
-    host.request_body = PLAIN.as_bytes().to_vec();
-    f.on_request_body(&mut host, PLAIN.len(), true);
+    let body = gzip(STREAM);
+    let (mut host, mut f) = requested(CFG, "/v1/chat/completions", PLAIN);
     host.response_headers = headers(&[
         (":status", "200"),
         ("content-type", "text/event-stream"),

@@ -1,6 +1,6 @@
 //! Set-up shared by the filter's fake-host tests.
 
-use super::Shared;
+use super::{HttpFilter, Shared};
 use crate::config::Config;
 use crate::fake::FakeHost;
 use crate::tokens::tests::tokenizer;
@@ -32,4 +32,31 @@ pub(super) fn trailer<'a>(host: &'a FakeHost, name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// A filter that has seen a JSON POST to `path` with `body`, whole; the request headers are
+/// still the filter's to change.
+pub(super) fn requested(cfg: &str, path: &str, body: impl AsRef<[u8]>) -> (FakeHost, HttpFilter) {
+    let body = body.as_ref();
+    let mut host = FakeHost {
+        request_headers: headers(&[
+            (":method", "POST"),
+            (":path", path),
+            ("content-type", "application/json"),
+        ]),
+        ..FakeHost::default()
+    };
+    let mut f = HttpFilter::new(Some(shared(cfg)));
+    f.on_request_headers(&mut host, false);
+    host.request_body = body.to_vec();
+    f.on_request_body(&mut host, body.len(), true);
+    (host, f)
+}
+
+/// `data` gzip-compressed.
+pub(super) fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
 }

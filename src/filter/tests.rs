@@ -1,7 +1,7 @@
 //! The state machine driven through the fake host, asserting the final state: what the
 //! upstream and client would see, filter state, metrics.
 
-use super::test_support::shared;
+use super::test_support::{gzip, shared};
 use super::*;
 use crate::fake::FakeHost;
 use crate::tokens::tests::tokenizer;
@@ -718,13 +718,6 @@ fn the_vm_copy_budget_bounds_concurrent_copies() {
         host.counter("tollbooth.invalid.reason.vm_copy_budget.requests"),
         2
     );
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 #[test]
