@@ -1,0 +1,1 @@
+//! OpenAI's `x-ratelimit-*` response headers, computed from a tenant's budget state.
