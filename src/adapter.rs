@@ -76,6 +76,21 @@ impl Host for WasmHost {
     fn increment_counter(&mut self, id: u32, delta: u64) -> Result<(), HostError> {
         sys::increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX))
     }
+    fn define_gauge(&mut self, name: &str) -> Result<u32, HostError> {
+        sys::define_gauge(name)
+    }
+    fn set_gauge(&mut self, id: u32, value: u64) -> Result<(), HostError> {
+        sys::record_metric(id, value)
+    }
+    fn now_ns(&mut self) -> u64 {
+        sys::now_ns()
+    }
+    fn shared_get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
+        sys::get_shared_data(key)
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), HostError> {
+        sys::set_shared_data(key, value, cas)
+    }
 }
 
 fn map_type(map: Map) -> u32 {

@@ -2,7 +2,21 @@
 //! buffer, trailers, filter state, metrics, logs) and tests assert on that final state.
 
 use crate::host::{Body, Host, HostError, LogLevel, Map};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// Shared-data entries: key → (value, cas).
+pub type SharedMap = BTreeMap<String, (Vec<u8>, u32)>;
+
+/// One shared-data store, shared by the fake hosts of several "VMs": key → (value, cas).
+#[derive(Debug, Default, Clone)]
+pub struct FakeShared {
+    pub data: Rc<RefCell<SharedMap>>,
+    next_cas: Rc<RefCell<u32>>,
+    /// The next this-many sets fail with a cas mismatch, as if another worker wrote first.
+    pub conflicts: Rc<RefCell<u32>>,
+}
 
 #[derive(Debug, Default)]
 pub struct FakeHost {
@@ -14,6 +28,10 @@ pub struct FakeHost {
     pub response_body: Vec<u8>,
     pub properties: BTreeMap<String, Vec<u8>>,
     pub local_response: Option<(u32, Vec<u8>)>,
+    pub local_response_headers: Vec<(String, String)>,
+    pub shared: FakeShared,
+    pub now_ns: u64,
+    pub gauges: BTreeMap<String, u64>,
     pub logs: Vec<(LogLevel, String)>,
     pub metric_names: Vec<String>,
     pub metric_values: Vec<u64>,
@@ -115,10 +133,14 @@ impl Host for FakeHost {
     fn send_local_response(
         &mut self,
         status: u32,
-        _headers: &[(&str, &str)],
+        headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<(), HostError> {
         self.local_response = Some((status, body.to_vec()));
+        self.local_response_headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Ok(())
     }
 
@@ -140,6 +162,47 @@ impl Host for FakeHost {
             .get_mut(id as usize)
             .ok_or(HostError(2))?;
         *v += delta;
+        Ok(())
+    }
+
+    fn define_gauge(&mut self, name: &str) -> Result<u32, HostError> {
+        self.gauges.entry(name.to_string()).or_insert(0);
+        let i = self.gauges.keys().position(|k| k == name).unwrap_or(0);
+        Ok(1_000_000 + i as u32)
+    }
+
+    fn set_gauge(&mut self, id: u32, value: u64) -> Result<(), HostError> {
+        let i = id.checked_sub(1_000_000).ok_or(HostError(2))? as usize;
+        let v = self.gauges.values_mut().nth(i).ok_or(HostError(2))?;
+        *v = value;
+        Ok(())
+    }
+
+    fn now_ns(&mut self) -> u64 {
+        self.now_ns
+    }
+
+    fn shared_get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
+        Ok(self.shared.data.borrow().get(key).cloned())
+    }
+
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), HostError> {
+        {
+            let mut conflicts = self.shared.conflicts.borrow_mut();
+            if *conflicts > 0 && cas != 0 {
+                *conflicts -= 1;
+                return Err(HostError::CAS_MISMATCH);
+            }
+        }
+        let mut data = self.shared.data.borrow_mut();
+        if let Some((_, current)) = data.get(key) {
+            if cas != 0 && cas != *current {
+                return Err(HostError::CAS_MISMATCH);
+            }
+        }
+        let mut next = self.shared.next_cas.borrow_mut();
+        *next += 1;
+        data.insert(key.to_string(), (value.to_vec(), *next));
         Ok(())
     }
 }

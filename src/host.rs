@@ -5,6 +5,15 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostError(pub u32);
 
+impl HostError {
+    /// `WasmResult::NotFound`.
+    pub const NOT_FOUND: HostError = HostError(1);
+    /// `WasmResult::BadArgument`.
+    pub const BAD_ARGUMENT: HostError = HostError(2);
+    /// `WasmResult::CasMismatch`: a shared-data value changed since it was read.
+    pub const CAS_MISMATCH: HostError = HostError(8);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     Trace,
@@ -65,6 +74,16 @@ pub trait Host {
         body: &[u8],
     ) -> Result<(), HostError>;
     fn define_counter(&mut self, name: &str) -> Result<u32, HostError>;
+    fn define_gauge(&mut self, name: &str) -> Result<u32, HostError>;
+    fn set_gauge(&mut self, id: u32, value: u64) -> Result<(), HostError>;
+    /// Wall-clock time in nanoseconds since the Unix epoch (`proxy_get_current_time_nanoseconds`).
+    fn now_ns(&mut self) -> u64;
+    /// A shared-data value with its cas; `None` when the key does not exist.
+    fn shared_get(&mut self, key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError>;
+    /// Sets a shared-data value if its cas is still `cas`; 0 sets it unconditionally, and so
+    /// does any cas on a missing key (cpp-host `SharedData::set`). A stale cas gives
+    /// [`HostError::CAS_MISMATCH`].
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), HostError>;
     /// Adds `delta` (> 0) to a counter.
     fn increment_counter(&mut self, id: u32, delta: u64) -> Result<(), HostError>;
 }

@@ -11,6 +11,7 @@ pub const BUFFER_REQUEST_BODY: u32 = 0;
 pub const BUFFER_RESPONSE_BODY: u32 = 1;
 pub const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 const METRIC_COUNTER: u32 = 0;
+const METRIC_GAUGE: u32 = 1;
 const STATUS_OK: u32 = 0;
 const STATUS_NOT_FOUND: u32 = 1;
 
@@ -77,6 +78,23 @@ extern "C" {
         out_id: *mut u32,
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
 }
 
 fn status(code: u32) -> Result<(), HostError> {
@@ -196,6 +214,52 @@ pub fn define_counter(name: &str) -> Result<u32, HostError> {
 pub fn increment_metric(id: u32, offset: i64) -> Result<(), HostError> {
     // SAFETY: plain values.
     status(unsafe { proxy_increment_metric(id, offset) })
+}
+
+pub fn define_gauge(name: &str) -> Result<u32, HostError> {
+    let mut id = 0u32;
+    // SAFETY: valid slice and out-pointer.
+    status(unsafe { proxy_define_metric(METRIC_GAUGE, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn record_metric(id: u32, value: u64) -> Result<(), HostError> {
+    // SAFETY: plain values.
+    status(unsafe { proxy_record_metric(id, value) })
+}
+
+pub fn now_ns() -> u64 {
+    let mut t = 0u64;
+    // SAFETY: valid out-pointer.
+    match unsafe { proxy_get_current_time_nanoseconds(&mut t) } {
+        STATUS_OK => t,
+        _ => 0,
+    }
+}
+
+pub fn set_tick_period(ms: u32) -> Result<(), HostError> {
+    // SAFETY: plain value.
+    status(unsafe { proxy_set_tick_period_milliseconds(ms) })
+}
+
+pub fn get_shared_data(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
+    let (mut ptr, mut len, mut cas) = (null_mut(), 0usize, 0u32);
+    // SAFETY: valid key slice and out-pointers.
+    let code =
+        unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut ptr, &mut len, &mut cas) };
+    match code {
+        // SAFETY: on Ok the host returned an allocation of `len` bytes.
+        STATUS_OK => Ok(Some((unsafe { take(ptr, len) }, cas))),
+        STATUS_NOT_FOUND => Ok(None),
+        other => Err(HostError(other)),
+    }
+}
+
+pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<(), HostError> {
+    // SAFETY: valid slices.
+    status(unsafe {
+        proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas)
+    })
 }
 
 /// proxy-wasm header map encoding: count, then (name length, value length) pairs, then each
