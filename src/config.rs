@@ -7,8 +7,10 @@ use crate::route::PathGlob;
 use crate::tokens::Encoding;
 use std::fmt;
 
+mod budgets;
 mod prices;
 mod raw;
+pub use budgets::{glob_match, usd_text, Budgets, LoopRule, Policy, RunRule, SpikeConfig};
 use raw::{FailMode, RawConfig, RawRoute, RawTenant};
 
 /// Which provider a route fronts; the API within it is found from the path
@@ -97,6 +99,8 @@ pub struct Config {
     /// Most body bytes one VM copies at once, over all its streams.
     pub max_copied_bytes_per_vm: usize,
     pub fail_closed: bool,
+    /// Budgets enforced on requests; `None` meters only.
+    pub budgets: Option<Budgets>,
 }
 
 impl Config {
@@ -277,6 +281,10 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         DEFAULT_BUFFER_LIMIT_BYTES,
         MAX_MAX_BODY_BYTES,
     )?;
+    let budgets = raw
+        .budgets
+        .map(|b| budgets::compile(b, &attributes))
+        .transpose()?;
     Ok(Config {
         routes,
         tenant,
@@ -298,6 +306,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         buffer_limit_bytes,
         max_copied_bytes_per_vm,
         fail_closed: raw.fail_mode == FailMode::Closed,
+        budgets,
     })
 }
 

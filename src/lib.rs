@@ -5,6 +5,7 @@
 //! unit-tested natively and under wasm32. The adapter is the only code that makes hostcalls.
 
 pub mod attribution;
+pub mod budget;
 pub mod config;
 pub mod decode;
 pub mod eventstream;

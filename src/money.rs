@@ -107,6 +107,41 @@ pub fn parse_usd_per_token(text: &str) -> Result<u64, String> {
     Ok(pico)
 }
 
+/// Nano-USD in one US dollar (the unit of budgets).
+pub const NANO_PER_USD: u64 = 1_000_000_000;
+
+/// Parses a non-negative decimal (`"12.5"`, `3`) into an integer scaled by 10^`decimals`:
+/// `parse_scaled("12.5", 3)` is 12500. More decimals than that, a sign or an exponent is an
+/// error; the result must fit in a u64.
+pub fn parse_scaled(text: &str, decimals: u32) -> Result<u64, String> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && frac.is_empty() || !digits_ok(whole) || !digits_ok(frac) {
+        return Err(format!("`{text}` is not a non-negative decimal number"));
+    }
+    if frac.len() > decimals as usize {
+        return Err(format!("`{text}` has more than {decimals} decimals"));
+    }
+    let too_large = || format!("`{text}` is too large");
+    let mut v: u64 = 0;
+    for b in whole.bytes().chain(frac.bytes()) {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or_else(too_large)?;
+    }
+    for _ in frac.len()..decimals as usize {
+        v = v.checked_mul(10).ok_or_else(too_large)?;
+    }
+    Ok(v)
+}
+
+/// Pico-USD to nano-USD, rounded up (a budget never undercounts a cost).
+pub fn pico_to_nano_ceil(pico: u128) -> u64 {
+    u64::try_from(pico.div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
 /// Formats pico-USD as a plain decimal USD string with no trailing zeros: `1250000000` → `"0.00125"`.
 pub fn format_usd(pico: u128) -> String {
     let whole = pico / PICO_PER_USD;
@@ -137,6 +172,22 @@ impl MicroCarry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaled_decimals_are_exact() {
+        assert_eq!(parse_scaled("12.5", 9), Ok(12_500_000_000));
+        assert_eq!(parse_scaled("0.000000001", 9), Ok(1));
+        assert_eq!(parse_scaled("3", 3), Ok(3000));
+        assert!(parse_scaled("0.0000000001", 9).is_err());
+        assert!(parse_scaled("-1", 9).is_err());
+        assert!(parse_scaled("1e3", 9).is_err());
+        assert!(
+            parse_scaled("99999999999", 9).is_err(),
+            "past u64 in nano-USD"
+        );
+        assert_eq!(pico_to_nano_ceil(1001), 2);
+        assert_eq!(pico_to_nano_ceil(1000), 1);
+    }
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

@@ -5,8 +5,10 @@
 
 pub mod calendar;
 pub mod codec;
+pub mod loops;
 pub mod slot;
 pub mod state;
+pub mod stats;
 pub mod store;
 
 pub use slot::{slot_key, slot_of, Slot};

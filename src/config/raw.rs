@@ -38,6 +38,7 @@ pub(super) struct RawConfig {
     pub(super) max_copied_bytes_per_vm: Option<u64>,
     #[serde(default)]
     pub(super) fail_mode: FailMode,
+    pub(super) budgets: Option<super::budgets::RawBudgets>,
 }
 
 fn yes() -> bool {

@@ -2,6 +2,7 @@ use super::*;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
+mod budgets;
 mod prices;
 
 fn parse(json: &str) -> Result<Config, ConfigError> {

@@ -287,3 +287,32 @@ fn updates_retry_after_a_lost_race_and_keep_both_writes() {
         .insert(key.clone(), (vec![7, 7], 99));
     assert_eq!(update(&mut a, &key, bump).unwrap_err(), StoreError::Corrupt);
 }
+
+#[test]
+fn a_cancelled_reservation_leaves_no_trace() {
+    let l = Limits {
+        requests_per_minute: Some(10),
+        tokens_per_minute: Some(1000),
+        tokens_per_day: Some(5000),
+        requests_total: Some(3),
+        ..Limits::default()
+    };
+    let mut c = Counters::default();
+    c.refresh(&l, T0_MS);
+    let before = c.clone();
+    let r = admit(&mut c, &l, demand(100, 200, 7), T0_MS).unwrap();
+    c.cancel(&r);
+    assert_eq!(
+        (
+            c.requests,
+            c.tokens,
+            c.input,
+            c.output,
+            c.tokens_day,
+            c.requests_total
+        ),
+        (0, 0, 0, 0, 0, 0)
+    );
+    assert!(c.pending.is_empty());
+    assert_eq!(c.day, before.day);
+}
