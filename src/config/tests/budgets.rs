@@ -68,7 +68,7 @@ fn budget_errors_name_their_field() {
     );
     assert_eq!(
         field(r#"{"budgets": {"tenants": {"acme": {"rpm": 1}}}}"#),
-        "budgets.tenants.acme"
+        "budgets.tenants.acme.rpm"
     );
     assert_eq!(
         field(r#"{"budgets": {"attributes": {"team": {}}}}"#),
