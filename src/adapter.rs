@@ -169,8 +169,44 @@ impl RootContext for Root {
                 config.prices_as_of.as_deref().unwrap_or("(not used)")
             ),
         );
+        if let Some(b) = &config.budgets {
+            // The slots exist before any request of this VM needs them (see `quota::slot`).
+            match crate::quota::create_slots(&mut WasmHost, &b.namespace, b.slots) {
+                Ok(n) if n > 0 => sys::log(
+                    LogLevel::Info,
+                    &format!("tollbooth: budgets: {n} shared-data slot(s) created"),
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    sys::log(LogLevel::Error, &format!("tollbooth: budgets: {e}"));
+                    return false;
+                }
+            }
+            if let Err(e) = sys::set_tick_period(crate::budget::SWEEP_PERIOD_MS) {
+                sys::log(
+                    LogLevel::Warn,
+                    &format!("tollbooth: budgets: no sweep timer: status {}", e.0),
+                );
+            }
+        }
         self.shared = Some(Rc::new(Shared::new(config, tokenizer)));
         true
+    }
+
+    /// Drops budget state nobody needs any more (one VM per period does the work).
+    fn on_tick(&mut self) {
+        let Some(b) = self.shared.as_ref().and_then(|s| s.config.budgets.as_ref()) else {
+            return;
+        };
+        let now_ms = sys::now_ns() / 1_000_000;
+        match crate::budget::sweep(&mut WasmHost, b, now_ms) {
+            Ok(Some(n)) if n > 0 => sys::log(
+                LogLevel::Debug,
+                &format!("tollbooth: budgets: swept {n} idle subject(s)"),
+            ),
+            Ok(_) => {}
+            Err(e) => sys::log(LogLevel::Warn, &format!("tollbooth: budgets: sweep: {e}")),
+        }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

@@ -73,6 +73,10 @@ struct Metering {
     /// taken when the body has none.
     header_usage: Option<Usage>,
     attribution: Attribution,
+    /// The agent run the request belongs to (`budgets.runs.header`).
+    run: Option<String>,
+    /// What the budgets reserved for this request, to settle when it is metered.
+    budget: Option<crate::budget::Admitted>,
     request_body: Vec<u8>,
     request: Option<RequestInfo>,
     status: Option<u16>,
@@ -180,6 +184,8 @@ impl HttpFilter {
                 .borrow_mut()
                 .invalid(host, Invalid::ContentEncoding.as_str());
         }
+        // Known at response-headers time, so they work in both stop-iteration modes.
+        Self::stamp_rate_limits(host, m);
         if end_of_stream {
             self.finalize(host, Target::ResponseHeaders);
             return Action::Continue;
@@ -345,6 +351,7 @@ fn is_json(content_type: &[u8]) -> bool {
     base.eq_ignore_ascii_case(b"application/json")
 }
 
+mod budget;
 mod copy;
 mod finalize;
 mod request;

@@ -76,6 +76,7 @@ pub struct Recorder {
     tenants: TagCap,
     models: TagCap,
     ids: HashMap<String, u32>,
+    gauges: HashMap<String, u32>,
     cost_carry: HashMap<String, MicroCarry>,
 }
 
@@ -86,6 +87,7 @@ impl Recorder {
             tenants: TagCap::new(max_tenants),
             models: TagCap::new(max_models),
             ids: HashMap::new(),
+            gauges: HashMap::new(),
             cost_carry: HashMap::new(),
         }
     }
@@ -160,6 +162,8 @@ impl Recorder {
         }
     }
 }
+
+mod budget;
 
 #[cfg(test)]
 mod tests {

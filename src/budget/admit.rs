@@ -41,8 +41,8 @@ pub struct Admitted {
     pub max_tokens: Option<u64>,
     /// Rewrite the request's model to this (a soft budget was spent).
     pub model: Option<String>,
-    /// Would-be refusals of shadow policies.
-    pub shadowed: Vec<String>,
+    /// Would-be refusals of shadow policies: the limit and the message.
+    pub shadowed: Vec<(&'static str, String)>,
     pub lost_races: u32,
     /// A spike this request's tenant is in (logged, counted; throttled only if configured).
     pub spike: bool,
@@ -177,7 +177,7 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
         if !p.allows_model(ask.model) {
             let message = format!("Model {} is not allowed for {}.", ask.model, part.label);
             if part.shadow {
-                admitted.shadowed.push(message);
+                admitted.shadowed.push(("model", message));
                 continue;
             }
             return Verdict::Refuse(Refused {
@@ -194,7 +194,7 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
                 if part.shadow {
                     admitted
                         .shadowed
-                        .push(format!("max_tokens above {cap} for {}", part.label));
+                        .push(("max_tokens", format!("max_tokens above {cap} for {}", part.label)));
                 } else {
                     output = output.min(cap);
                     admitted.max_tokens = Some(output);
@@ -274,7 +274,7 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
 
 struct SlotDone {
     holds: Vec<(usize, Reservation, RateLimitView)>,
-    shadowed: Vec<String>,
+    shadowed: Vec<(&'static str, String)>,
     spike: bool,
 }
 
@@ -329,7 +329,7 @@ fn reserve_in_slot(
                     let wait = (first + rule.window_seconds).saturating_sub(now_s) * 1000;
                     return Err(refuse(Refusal::Loop, message, Some(wait), "loop"));
                 }
-                done.shadowed.push(message);
+                done.shadowed.push(("loop", message));
             }
             seen = trial;
             slot.entries.insert(key, seen.encode());
@@ -398,7 +398,7 @@ fn reserve_in_slot(
         if let Err(e) = result {
             let (why, message) = describe(&e, &part.label);
             if part.shadow {
-                done.shadowed.push(message);
+                done.shadowed.push((e.which.as_str(), message));
                 continue;
             }
             return Err(refuse(why, message, e.retry_after_ms, e.which.as_str()));

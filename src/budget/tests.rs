@@ -164,11 +164,12 @@ fn shadow_policies_admit_and_say_what_they_would_have_refused() {
     let first = admitted(admit(&mut h, &b, &ask("acme", 1, Some(1)), T0));
     assert_eq!(
         first.shadowed,
-        vec!["Model big is not allowed for tenant acme."]
+        vec![("model", "Model big is not allowed for tenant acme.".to_string())]
     );
     let second = admitted(admit(&mut h, &b, &ask("acme", 1, Some(1)), T0));
     assert_eq!(second.shadowed.len(), 2);
-    assert!(second.shadowed[1].starts_with("Rate limit reached"));
+    assert_eq!(second.shadowed[1].0, "requests_per_minute");
+    assert!(second.shadowed[1].1.starts_with("Rate limit reached"));
     assert_eq!(second.view.requests.unwrap().remaining, 0, "still counted");
 }
 

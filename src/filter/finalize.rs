@@ -101,8 +101,31 @@ impl HttpFilter {
             }
         }
         shared.metrics.borrow_mut().record(host, &outcome);
+        let kind = goodput_kind(&m, &info, intact);
+        let cost = outcome.cost_pico.unwrap_or(0);
+        shared
+            .metrics
+            .borrow_mut()
+            .goodput(host, &outcome.tenant, kind, cost);
+        super::budget::settle(host, &shared, &m, &outcome, kind == "good");
         Some(outcome)
     }
+}
+
+/// `good` for a successful completion, else the kind of waste: `error` (a non-2xx answer, an
+/// error reported by the provider), `aborted` (no answer, or a stream cut before its end),
+/// `length`, `content_filter`, `other`.
+fn goodput_kind(m: &Metering, info: &ResponseInfo, intact: bool) -> &'static str {
+    match m.status {
+        None => return "aborted",
+        Some(s) if !(200..300).contains(&s) => return "error",
+        _ => {}
+    }
+    if m.stream.is_some() && !(m.stream_ended && intact) {
+        return "aborted";
+    }
+    let _ = info;
+    "good"
 }
 
 fn ok_status(status: Option<u16>) -> bool {

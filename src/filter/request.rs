@@ -3,6 +3,7 @@
 //! refused.
 
 use super::copy::{copy_body, over_budget};
+use super::budget::Admission;
 use super::{is_json, too_large, HttpFilter, Metering, Shared, State};
 use crate::attribution::attribute;
 use crate::host::{Action, Body, Host, LogLevel, Map};
@@ -98,7 +99,8 @@ impl HttpFilter {
             .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<usize>().ok());
         let inject_ok = providers::injects_usage(endpoint.api)
             && detect::accepts_stream_options(provider, &path);
-        let hold_for_rewrite = inject_ok && declared.is_none_or(|n| n <= cfg.hold_limit());
+        let may_rewrite = inject_ok || cfg.budgets.as_ref().is_some_and(|b| b.may_rewrite());
+        let hold_for_rewrite = may_rewrite && declared.is_none_or(|n| n <= cfg.hold_limit());
         if hold_for_rewrite && declared.is_some() {
             if let Err(e) = host.remove_header(Map::RequestHeaders, "content-length") {
                 host.log(
@@ -107,10 +109,16 @@ impl HttpFilter {
                 );
             }
         }
+        let run = cfg.budgets.as_ref().and_then(|b| b.runs.as_ref()).and_then(|r| {
+            let v = host.header(Map::RequestHeaders, &r.header).ok().flatten()?;
+            crate::attribution::clean_value(&v)
+        });
+        // A budget may refuse the request or rewrite it: hold the body until it is judged.
+        let hold_request = hold_for_rewrite || cfg.budgets.is_some();
         self.state = State::Metering(Box::new(Metering {
             provider,
             endpoint,
-            hold_request: hold_for_rewrite,
+            hold_request,
             inject_ok,
             expects_usage: false,
             strip_usage: false,
@@ -120,6 +128,8 @@ impl HttpFilter {
             decode_failed: None,
             header_usage: None,
             attribution,
+            run,
+            budget: None,
             request_body: Vec::new(),
             request: None,
             status: None,
@@ -222,25 +232,38 @@ impl HttpFilter {
             Ok(info) => info,
             Err(problem) => return self.invalid_request(host, shared, problem),
         };
+        let rewritten = match self.admit(host, shared, &body, &info) {
+            Admission::Refused(action) => return action,
+            Admission::Go(rewritten) => rewritten,
+        };
+        let State::Metering(m) = &mut self.state else {
+            return Action::Continue;
+        };
+        let mut new_body = None;
+        let mut asked_for_usage = false;
+        if let Some(new) = rewritten {
+            match held {
+                Some(_) => new_body = Some(new),
+                None => host.log(
+                    LogLevel::Info,
+                    "tollbooth: request too large to hold; budget rewrite not made",
+                ),
+            }
+        }
         if info.stream && providers::injects_usage(m.endpoint.api) {
-            if let Some(plan) = prepare_stream_request(&body) {
+            let source = new_body.as_deref().unwrap_or(&body);
+            if let Some(plan) = prepare_stream_request(source) {
                 m.expects_usage = plan.client_asked_for_usage;
+                asked_for_usage = plan.client_asked_for_usage;
                 match (plan.body, held) {
                     (Some(_), _) if !m.inject_ok => host.log(
                         LogLevel::Info,
                         "tollbooth: this api-version does not take stream_options; output will be estimated",
                     ),
-                    (Some(new), Some(size)) => {
-                        match host.set_body(Body::Request, 0, size, &new) {
-                            Ok(()) => {
-                                m.expects_usage = true;
-                                m.strip_usage = true;
-                            }
-                            Err(e) => host.log(
-                                LogLevel::Warn,
-                                &format!("tollbooth: include_usage not set: status {}", e.0),
-                            ),
-                        }
+                    (Some(new), Some(_)) => {
+                        new_body = Some(new);
+                        m.expects_usage = true;
+                        m.strip_usage = true;
                     }
                     (Some(_), None) => host.log(
                         LogLevel::Info,
@@ -248,6 +271,16 @@ impl HttpFilter {
                     ),
                     (None, _) => {}
                 }
+            }
+        }
+        if let (Some(new), Some(size)) = (new_body, held) {
+            if let Err(e) = host.set_body(Body::Request, 0, size, &new) {
+                host.log(
+                    LogLevel::Warn,
+                    &format!("tollbooth: request body not rewritten: status {}", e.0),
+                );
+                m.expects_usage = asked_for_usage;
+                m.strip_usage = false;
             }
         }
         m.request = Some(info);

@@ -12,6 +12,7 @@ pub mod openai_completions;
 pub mod openai_embeddings;
 pub mod openai_responses;
 pub mod openai_stream;
+pub mod rewrite;
 pub(crate) mod stream_text;
 
 #[cfg(test)]
