@@ -144,6 +144,7 @@ fn response_info(m: &Metering, req: &RequestInfo, tok: &Tokenizer) -> ResponseIn
             model: None,
             problem: None,
             service_tier: None,
+            finish: None,
         };
     }
     if m.response_parseable && !m.response_overflow && !m.response_body.is_empty() {

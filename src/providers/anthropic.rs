@@ -21,10 +21,13 @@
 //! sums them into the normalised [`Usage`]. `output_tokens` includes extended-thinking tokens,
 //! which Anthropic does not count separately, so `reasoning_tokens` stays 0.
 //!
+//! **Finish.** `stop_reason` (in a stream, `message_delta`'s `delta.stop_reason`) is mapped by
+//! [`finish_of`]; an error answer or `error` event is [`Finish::Error`].
+//!
 //! Streams are metered by [`AnthropicStreamMeter`] (module `stream`).
 
 use super::openai::{estimate_only, parse_object, usage_or_estimate};
-use super::{Api, Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
+use super::{Api, Endpoint, Finish, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
 use crate::usage::{read_count, Usage, UsageSource};
@@ -196,18 +199,39 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
         Err(problem) => return estimate_only(req, 0, Some(problem)),
     };
     if resp.get("type").and_then(Value::as_str) == Some("error") {
-        return nothing_billed();
+        return ResponseInfo {
+            finish: Some(Finish::Error),
+            ..nothing_billed()
+        };
     }
     let usage = resp.get("usage").filter(|u| !u.is_null());
     let count = |s: &str| tok.count(req.encoding, s);
-    usage_or_estimate(
-        usage.map(provider_usage),
-        non_empty(resp.get("model")).map(str::to_string),
-        service_tier(usage),
-        req,
-        || content_tokens(resp.get("content"), &count),
-        None,
-    )
+    ResponseInfo {
+        finish: non_empty(resp.get("stop_reason")).map(finish_of),
+        ..usage_or_estimate(
+            usage.map(provider_usage),
+            non_empty(resp.get("model")).map(str::to_string),
+            service_tier(usage),
+            req,
+            || content_tokens(resp.get("content"), &count),
+            None,
+        )
+    }
+}
+
+/// A `stop_reason`, as listed in <https://docs.anthropic.com/en/api/messages> (response
+/// `stop_reason`) and <https://docs.anthropic.com/en/api/handling-stop-reasons>: `end_turn` and
+/// `stop_sequence` are a natural end, `tool_use` asks for tools, `max_tokens` and
+/// `model_context_window_exceeded` cut the answer at a limit, `refusal` declined it; anything
+/// else (`pause_turn`, a server-tool loop paused) is [`Finish::Other`].
+pub fn finish_of(stop_reason: &str) -> Finish {
+    match stop_reason {
+        "end_turn" | "stop_sequence" => Finish::Stop,
+        "tool_use" => Finish::ToolCalls,
+        "max_tokens" | "model_context_window_exceeded" => Finish::Length,
+        "refusal" => Finish::ContentFilter,
+        _ => Finish::Other,
+    }
 }
 
 /// `usage.service_tier` (`standard`, `priority`, `batch`).
@@ -225,6 +249,7 @@ fn nothing_billed() -> ResponseInfo {
         model: None,
         problem: None,
         service_tier: None,
+        finish: None,
     }
 }
 

@@ -41,9 +41,12 @@
 //! applies). Responses and the stream's `metadata` event echo both objects for the request as
 //! served, so the response's tier, read the same way, overrides the request's (a request for
 //! `optimized` served at `standard` is priced at standard).
+//!
+//! **Finish.** The response's `stopReason` (in a stream, the `messageStop` event's) is mapped by
+//! [`finish_of`]; a stream exception is [`crate::providers::Finish::Error`].
 
 use super::openai::{estimate_only, parse_object, usage_or_estimate};
-use super::{Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
+use super::{Endpoint, Finish, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
 use crate::usage::{read_count, Usage, UsageSource};
@@ -200,7 +203,28 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
     ResponseInfo {
         // The tier the response names, with the provider's usage or an estimate.
         service_tier: service_tier(&resp),
+        finish: resp
+            .get("stopReason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            .map(finish_of),
         ..usage_or_estimate(usage, None, None, req, output, None)
+    }
+}
+
+/// A `stopReason`
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#API_runtime_Converse_ResponseSyntax>,
+/// the same list as `MessageStopEvent`'s): `end_turn` and `stop_sequence` are a natural end,
+/// `tool_use` asks for tools, `max_tokens` and `model_context_window_exceeded` a limit,
+/// `guardrail_intervened` and `content_filtered` a filter; anything else
+/// (`malformed_model_output`, `malformed_tool_use`) is [`Finish::Other`].
+pub fn finish_of(stop_reason: &str) -> Finish {
+    match stop_reason {
+        "end_turn" | "stop_sequence" => Finish::Stop,
+        "tool_use" => Finish::ToolCalls,
+        "max_tokens" | "model_context_window_exceeded" => Finish::Length,
+        "guardrail_intervened" | "content_filtered" => Finish::ContentFilter,
+        _ => Finish::Other,
     }
 }
 

@@ -19,6 +19,9 @@
 //!   `invocationLatency`, `firstByteLatency`) to the last chunk, `message_stop`. Errors arrive as
 //!   exception messages (`throttlingException`, `modelStreamErrorException`,
 //!   `internalServerException`, …) whose payload has a `message`.
+//! - The finish is the Anthropic body's `stop_reason` (streamed: `message_delta`'s), read by
+//!   [`super::anthropic`]; an exception message ends the stream with
+//!   [`super::Finish::Error`].
 
 use super::anthropic::{request_info, AnthropicStreamMeter};
 use super::openai::parse_object;
@@ -147,7 +150,8 @@ impl BedrockInvokeStreamMeter {
     }
 
     /// The stream's usage: the Anthropic events' when they gave the provider's usage, else the
-    /// invocation metrics, else the Anthropic meter's estimate.
+    /// invocation metrics, else the Anthropic meter's estimate. The finish is always the
+    /// Anthropic meter's, which also saw the exceptions.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
         let info = self.inner.finish(req, tok, completed);
         if info.usage.source == UsageSource::Provider {

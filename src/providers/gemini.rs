@@ -24,13 +24,18 @@
 //! count is 0. One exception: some responses have reported thinking tokens inside
 //! `candidatesTokenCount` (their `totalTokenCount` is then prompt + tool-use + candidates, without
 //! the thoughts); when the total says so, the thoughts are not added a second time.
+//!
+//! **Finish.** Each candidate's `finishReason` is mapped by [`finish_of`]; a candidate that
+//! stopped with a `functionCall` part asked for tools (Gemini has no reason of its own for
+//! that). A prompt that was blocked (`promptFeedback.blockReason`, no candidates) is
+//! [`Finish::ContentFilter`], an `error` object [`Finish::Error`]; the least successful wins.
 
 mod stream;
 
 pub use stream::{GeminiStreamMeter, DEFAULT_MAX_TEXT_BYTES};
 
 use super::openai::{estimate_only, parse_object, usage_or_estimate};
-use super::{Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
+use super::{Endpoint, Finish, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
 use crate::usage::{read_count, Usage, UsageSource};
@@ -224,7 +229,68 @@ pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> Respon
         }
         output
     };
-    usage_or_estimate(usage, model_version(&resp), None, req, output, None)
+    let reasons = candidates(&resp)
+        .filter_map(|(_, c)| finish_reason(c).map(|r| finish_of(r, has_function_call(c))));
+    let blocked = prompt_blocked(&resp).then_some(Finish::ContentFilter);
+    let error = resp
+        .get("error")
+        .is_some_and(|e| !e.is_null())
+        .then_some(Finish::Error);
+    ResponseInfo {
+        finish: Finish::worst(reasons.chain(blocked).chain(error)),
+        ..usage_or_estimate(usage, model_version(&resp), None, req, output, None)
+    }
+}
+
+/// A candidate's `finishReason`, when present and not empty.
+pub(crate) fn finish_reason(candidate: &Value) -> Option<&str> {
+    field(candidate, "finishReason", "finish_reason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+}
+
+/// Whether a candidate's content holds a `functionCall` part.
+pub(crate) fn has_function_call(candidate: &Value) -> bool {
+    candidate
+        .get("content")
+        .map(|c| items(c, "parts", "parts"))
+        .into_iter()
+        .flatten()
+        .any(|part| field(part, "functionCall", "function_call").is_some())
+}
+
+/// Whether the response says the prompt was blocked (`promptFeedback.blockReason`).
+pub(crate) fn prompt_blocked(resp: &Value) -> bool {
+    field(resp, "promptFeedback", "prompt_feedback")
+        .and_then(|f| field(f, "blockReason", "block_reason"))
+        .and_then(Value::as_str)
+        .is_some_and(|r| !r.is_empty())
+}
+
+/// A `finishReason` (<https://ai.google.dev/api/generate-content#FinishReason>; Vertex AI:
+/// <https://cloud.google.com/vertex-ai/docs/reference/rest/v1/GenerateContentResponse#FinishReason>).
+/// `STOP` is a natural end, or a tool request when the candidate holds a function call
+/// (`function_call`); `MAX_TOKENS` the output limit; the reasons that flag the content
+/// (`SAFETY`, `RECITATION`, `LANGUAGE`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`,
+/// `IMAGE_SAFETY`, `IMAGE_PROHIBITED_CONTENT`, `IMAGE_RECITATION`) a filter; anything else
+/// (`OTHER`, `MALFORMED_FUNCTION_CALL`, `UNEXPECTED_TOOL_CALL`, `TOO_MANY_TOOL_CALLS`,
+/// `NO_IMAGE`, `FINISH_REASON_UNSPECIFIED`…) [`Finish::Other`].
+pub fn finish_of(reason: &str, function_call: bool) -> Finish {
+    match reason {
+        "STOP" if function_call => Finish::ToolCalls,
+        "STOP" => Finish::Stop,
+        "MAX_TOKENS" => Finish::Length,
+        "SAFETY"
+        | "RECITATION"
+        | "LANGUAGE"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION" => Finish::ContentFilter,
+        _ => Finish::Other,
+    }
 }
 
 /// A `usageMetadata` object, validated and normalised (see the module documentation).

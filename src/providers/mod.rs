@@ -16,7 +16,11 @@ pub mod rewrite;
 pub(crate) mod stream_text;
 
 #[cfg(test)]
+mod finish_cases;
+#[cfg(test)]
 mod openai_cases;
+#[cfg(test)]
+mod tests;
 
 use crate::config::Config;
 use crate::tokens::{Encoding, Tokenizer};
@@ -85,6 +89,75 @@ pub struct ResponseInfo {
     /// The service tier that served the request, when the response says (OpenAI's
     /// `service_tier`, Anthropic's `usage.service_tier`).
     pub service_tier: Option<String>,
+    /// How the answer ended, when the response says: `None` for a response that reports no
+    /// reason (embeddings, a stream cut before any reason arrived, usage-only data). A stream
+    /// cut after its reason arrived keeps that reason. Several choices or candidates give the
+    /// least successful one ([`Finish::worst`]).
+    pub finish: Option<Finish>,
+}
+
+/// How the model's answer ended, normalised across providers. Each provider module maps its
+/// own reasons (and names the documentation that lists them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// A natural end: OpenAI `stop`, Anthropic `end_turn`/`stop_sequence`, Gemini `STOP`,
+    /// Bedrock `end_turn`/`stop_sequence`, Responses status `completed` without tool calls.
+    Stop,
+    /// The model asked for tools: `tool_calls`, `function_call`, Anthropic/Bedrock `tool_use`,
+    /// a Gemini `STOP` candidate holding a `functionCall`, Responses output with a
+    /// `function_call` (or another call the client runs).
+    ToolCalls,
+    /// Cut at the output limit: `length`, `max_tokens`, Gemini `MAX_TOKENS`, Responses
+    /// `incomplete` with reason `max_output_tokens`, `model_context_window_exceeded`.
+    Length,
+    /// Refused or filtered: `content_filter`, Anthropic `refusal`, Gemini `SAFETY`,
+    /// `RECITATION`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`… and `promptFeedback.blockReason`,
+    /// Bedrock `guardrail_intervened`/`content_filtered`, Responses incomplete `content_filter`.
+    ContentFilter,
+    /// The provider reported an error: an `error` event or object mid-stream, Responses
+    /// `failed`, a Bedrock exception event, a 2xx body that is an error.
+    Error,
+    /// Any other reported reason (e.g. Anthropic `pause_turn`, Gemini `OTHER`,
+    /// `MALFORMED_FUNCTION_CALL`).
+    Other,
+}
+
+impl Finish {
+    /// The metric tag: `stop`, `tool_calls`, `length`, `content_filter`, `error`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::ToolCalls => "tool_calls",
+            Finish::Length => "length",
+            Finish::ContentFilter => "content_filter",
+            Finish::Error => "error",
+            Finish::Other => "other",
+        }
+    }
+
+    /// Whether the answer is a successful completion: [`Finish::Stop`] or
+    /// [`Finish::ToolCalls`].
+    pub fn is_success(self) -> bool {
+        matches!(self, Finish::Stop | Finish::ToolCalls)
+    }
+
+    /// Rank, worst first: Error, ContentFilter, Length, Other, ToolCalls, Stop.
+    fn rank(self) -> u8 {
+        match self {
+            Finish::Error => 0,
+            Finish::ContentFilter => 1,
+            Finish::Length => 2,
+            Finish::Other => 3,
+            Finish::ToolCalls => 4,
+            Finish::Stop => 5,
+        }
+    }
+
+    /// The least successful of several finishes (choices, candidates, or a reason and a later
+    /// error); `None` when there is none.
+    pub fn worst(finishes: impl IntoIterator<Item = Finish>) -> Option<Finish> {
+        finishes.into_iter().min_by_key(|f| f.rank())
+    }
 }
 
 /// The LLM API an endpoint speaks; [`detect`] finds it from the route and path.

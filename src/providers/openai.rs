@@ -4,7 +4,7 @@
 //! per message, 1 more per `name`, 3 to prime the reply, plus its function-definition formula
 //! for `tools`.
 
-use super::{Api, Endpoint, Invalid, Problem, RequestInfo, ResponseInfo};
+use super::{Api, Endpoint, Finish, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
 use crate::usage::{read_count, Usage, UsageSource};
@@ -209,20 +209,30 @@ fn value_text(v: &Value) -> String {
 }
 
 /// Reads a Chat Completions response: the provider's usage when present and sane, else an
-/// estimate (the request's prompt estimate, and the returned messages counted).
+/// estimate (the request's prompt estimate, and the returned messages counted). The finish is
+/// the least successful `choices[].finish_reason` ([`finish_of`]).
 pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
-    parse_response_with(body, req, tok, provider_usage, output_tokens)
+    parse_response_with(
+        body,
+        req,
+        tok,
+        provider_usage,
+        output_tokens,
+        choices_finish,
+    )
 }
 
 /// Reads the response of an OpenAI-style API (top-level `model`, `usage` and `service_tier`):
 /// `usage` read by `read_usage` when present and sane, else an estimate made of the request's
-/// prompt estimate and the output that `output` counts in the response.
+/// prompt estimate and the output that `output` counts in the response; `finish` reads how it
+/// ended.
 pub(crate) fn parse_response_with(
     body: &[u8],
     req: &RequestInfo,
     tok: &Tokenizer,
     read_usage: fn(&Value) -> Result<Usage, String>,
     output: fn(&Map<String, Value>, Encoding, &Tokenizer) -> u64,
+    finish: fn(&Map<String, Value>) -> Option<Finish>,
 ) -> ResponseInfo {
     let resp = match parse_object(body) {
         Ok(r) => r,
@@ -233,14 +243,52 @@ pub(crate) fn parse_response_with(
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
         .map(str::to_string);
-    usage_or_estimate(
-        resp.get("usage").filter(|u| !u.is_null()).map(read_usage),
-        model,
-        string_field(&resp, "service_tier"),
-        req,
-        || output(&resp, req.encoding, tok),
-        None,
-    )
+    ResponseInfo {
+        finish: finish(&resp),
+        ..usage_or_estimate(
+            resp.get("usage").filter(|u| !u.is_null()).map(read_usage),
+            model,
+            string_field(&resp, "service_tier"),
+            req,
+            || output(&resp, req.encoding, tok),
+            None,
+        )
+    }
+}
+
+/// A Chat Completions or legacy Completions `finish_reason`
+/// (<https://platform.openai.com/docs/api-reference/chat/object>: `stop`, `length`,
+/// `tool_calls`, `content_filter`, and the deprecated `function_call`;
+/// <https://platform.openai.com/docs/api-reference/completions/object>: `stop`, `length`,
+/// `content_filter`). DeepSeek adds `insufficient_system_resource`, a generation its servers
+/// interrupted (<https://api-docs.deepseek.com/api/create-chat-completion>): an error.
+pub fn finish_of(reason: &str) -> Finish {
+    match reason {
+        "stop" => Finish::Stop,
+        "tool_calls" | "function_call" => Finish::ToolCalls,
+        "length" => Finish::Length,
+        "content_filter" => Finish::ContentFilter,
+        "insufficient_system_resource" => Finish::Error,
+        _ => Finish::Other,
+    }
+}
+
+/// The least successful `choices[].finish_reason`; [`Finish::Error`] for a body carrying an
+/// `error` object; `None` when no choice has a reason.
+pub(crate) fn choices_finish(resp: &Map<String, Value>) -> Option<Finish> {
+    let error = resp
+        .get("error")
+        .is_some_and(|e| !e.is_null())
+        .then_some(Finish::Error);
+    let reasons = resp
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
+        .filter(|r| !r.is_empty())
+        .map(finish_of);
+    Finish::worst(reasons.chain(error))
 }
 
 /// The response's `usage` object, validated: counts are non-negative integers within reason,
@@ -331,6 +379,7 @@ pub(crate) fn usage_or_estimate(
                 model,
                 problem: None,
                 service_tier,
+                finish: None,
             }
         }
         Some(Err(detail)) => Some((Invalid::BadUsage, detail)),
@@ -355,6 +404,7 @@ pub fn estimate_only(req: &RequestInfo, output: u64, problem: Option<Problem>) -
         model: None,
         problem,
         service_tier: None,
+        finish: None,
     }
 }
 

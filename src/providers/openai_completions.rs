@@ -26,7 +26,7 @@
 //! on `stream_options.include_usage` for it as for chat.
 
 use super::openai::{
-    parse_object, parse_response_with, provider_usage, request_model, string_field,
+    choices_finish, parse_object, parse_response_with, provider_usage, request_model, string_field,
 };
 use super::{Api, Endpoint, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
@@ -102,9 +102,17 @@ pub(crate) fn texts_or_tokens(value: &Value, count: &impl Fn(&str) -> u64) -> (u
 }
 
 /// Reads a Completions response: the provider's usage when present and sane, else an estimate
-/// (the request's prompt estimate, and the returned `choices[].text` counted).
+/// (the request's prompt estimate, and the returned `choices[].text` counted). The finish is the
+/// least successful `choices[].finish_reason`, read as for chat.
 pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
-    parse_response_with(body, req, tok, provider_usage, output_tokens)
+    parse_response_with(
+        body,
+        req,
+        tok,
+        provider_usage,
+        output_tokens,
+        choices_finish,
+    )
 }
 
 /// Tokens of the returned choices' text, each choice counted on its own.

@@ -22,12 +22,20 @@
 //! `output_tokens` includes `output_tokens_details.reasoning_tokens`, as the normalised
 //! [`Usage`] wants. `input_tokens_details.cache_write_tokens`, which recent API references list,
 //! is left in `input_tokens` at the input price: OpenAI prices no cache write separately.
+//!
+//! **Finish.** The response object's `status`
+//! (<https://platform.openai.com/docs/api-reference/responses/object>: `completed`, `failed`,
+//! `in_progress`, `cancelled`, `queued`, `incomplete`) and `incomplete_details.reason`
+//! (`max_output_tokens`, `content_filter`) give the [`Finish`]: see [`status_finish`]. A
+//! completed response whose `output` holds a call the client must run ([`CLIENT_CALLS`]) asked
+//! for tools; calls OpenAI runs itself (web and file search, code interpreter, image generation,
+//! remote MCP calls) are part of an answer that ended normally.
 
 use super::openai::{
     parse_object, parse_response_with, request_model, string_field, tool_tokens, usage_named,
     IMAGE_PART_TOKENS,
 };
-use super::{Api, Endpoint, Problem, RequestInfo, ResponseInfo};
+use super::{Api, Endpoint, Finish, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
 use crate::usage::Usage;
@@ -138,7 +146,78 @@ fn content_tokens(content: Option<&Value>, count: &impl Fn(&str) -> u64) -> u64 
 /// Reads a Responses response: its `usage` when present and sane, else an estimate (the
 /// request's input estimate, and the `output` items' text counted).
 pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
-    parse_response_with(body, req, tok, responses_usage, output_tokens)
+    parse_response_with(
+        body,
+        req,
+        tok,
+        responses_usage,
+        output_tokens,
+        response_finish,
+    )
+}
+
+/// Output item types that hand the turn back to the client to run a tool (or approve one).
+pub const CLIENT_CALLS: [&str; 7] = [
+    "function_call",
+    "custom_tool_call",
+    "computer_call",
+    "local_shell_call",
+    "shell_call",
+    "apply_patch_call",
+    "mcp_approval_request",
+];
+
+/// Whether an output item is one of [`CLIENT_CALLS`].
+pub(crate) fn is_client_call(item: &Value) -> bool {
+    item.get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| CLIENT_CALLS.contains(&t))
+}
+
+/// How a response object ended: its `status` read by [`status_finish`], with the client calls
+/// of its `output`; [`Finish::Error`] when it carries an `error` object.
+fn response_finish(resp: &Map<String, Value>) -> Option<Finish> {
+    let calls = resp
+        .get("output")
+        .and_then(Value::as_array)
+        .is_some_and(|items| items.iter().any(is_client_call));
+    let status = resp
+        .get("status")
+        .and_then(Value::as_str)
+        .and_then(|s| status_finish(s, resp.get("incomplete_details"), calls));
+    let error = resp
+        .get("error")
+        .is_some_and(|e| !e.is_null())
+        .then_some(Finish::Error);
+    Finish::worst(status.into_iter().chain(error))
+}
+
+/// A response `status`: `completed` is [`Finish::ToolCalls`] when `client_calls`, else
+/// [`Finish::Stop`]; `incomplete` is [`Finish::Length`] for `incomplete_details.reason`
+/// `max_output_tokens`, [`Finish::ContentFilter`] for `content_filter`, else
+/// [`Finish::Other`]; `failed` is [`Finish::Error`]; `cancelled` (a background response the
+/// client cancelled) is [`Finish::Other`]; `in_progress`, `queued` and unknown statuses have no
+/// finish yet.
+pub fn status_finish(
+    status: &str,
+    incomplete_details: Option<&Value>,
+    client_calls: bool,
+) -> Option<Finish> {
+    let reason = incomplete_details
+        .and_then(|d| d.get("reason"))
+        .and_then(Value::as_str);
+    Some(match status {
+        "completed" if client_calls => Finish::ToolCalls,
+        "completed" => Finish::Stop,
+        "incomplete" => match reason {
+            Some("max_output_tokens") => Finish::Length,
+            Some("content_filter") => Finish::ContentFilter,
+            _ => Finish::Other,
+        },
+        "failed" => Finish::Error,
+        "cancelled" => Finish::Other,
+        _ => return None,
+    })
 }
 
 /// A Responses `usage` object, validated: counts are non-negative integers within reason,
@@ -187,5 +266,7 @@ fn output_tokens(resp: &Map<String, Value>, enc: Encoding, tok: &Tokenizer) -> u
     total
 }
 
+#[cfg(test)]
+mod finish_tests;
 #[cfg(test)]
 mod tests;

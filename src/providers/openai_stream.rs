@@ -25,10 +25,10 @@
 //! provider does, while counting delta by delta overcounts (a delta often ends inside a word).
 
 use super::object_or_ignored;
-use super::openai::{provider_usage, usage_or_estimate};
+use super::openai::{finish_of, provider_usage, usage_or_estimate};
 use super::stream_text::DeltaTexts;
 pub use super::stream_text::DEFAULT_MAX_TEXT_BYTES;
-use super::{Invalid, RequestInfo, ResponseInfo};
+use super::{Finish, Invalid, RequestInfo, ResponseInfo};
 use crate::sse;
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
@@ -327,7 +327,12 @@ impl StreamMeter {
     /// disconnect). `problem` is set for a malformed `usage` (`bad_usage`), and for a stream that
     /// completed without one although the request asked for it and no `error` explains it; a cut
     /// stream missing its usage chunk is expected and not a problem.
+    ///
+    /// The finish is the least successful of the choices' `finish_reason`s seen, or
+    /// [`Finish::Error`] after an `error` chunk; `None` when neither arrived (a stream cut before
+    /// any choice finished).
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
+        let finish = self.seen_finish();
         let missing = (completed && self.expects_usage && self.error.is_none()).then(|| {
             (
                 Invalid::BadUsage,
@@ -335,14 +340,23 @@ impl StreamMeter {
             )
         });
         let output = || self.texts.tokens(req.encoding, tok);
-        usage_or_estimate(
-            self.usage,
-            self.model,
-            self.service_tier,
-            req,
-            output,
-            missing,
-        )
+        ResponseInfo {
+            finish,
+            ..usage_or_estimate(
+                self.usage,
+                self.model,
+                self.service_tier,
+                req,
+                output,
+                missing,
+            )
+        }
+    }
+
+    /// How the stream ended so far (see [`StreamMeter::finish`]).
+    fn seen_finish(&self) -> Option<Finish> {
+        let reasons = self.finish_reasons.values().map(|r| finish_of(r));
+        Finish::worst(reasons.chain(self.error.is_some().then_some(Finish::Error)))
     }
 }
 

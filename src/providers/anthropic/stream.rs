@@ -28,14 +28,18 @@
 //! A stream that ended normally (`completed`) without `message_delta` usage and without an
 //! `error` event is also flagged `bad_usage`; a cut stream missing it is expected.
 //!
+//! The finish is `message_delta`'s `stop_reason` ([`super::finish_of`]), or [`Finish::Error`]
+//! after an `error` event (or a Bedrock exception), even one that follows the reason; `None`
+//! for a stream cut before either.
+//!
 //! Delta text is kept per content block (and a `tool_use` block's name apart from its input) and
 //! tokenized whole at the end, at most [`DEFAULT_MAX_TEXT_BYTES`] of it; bytes past the cap are
 //! extrapolated at the kept text's rate.
 
-use super::{provider_usage, service_tier};
+use super::{finish_of, provider_usage, service_tier};
 use crate::providers::openai::estimate_only;
 use crate::providers::stream_text::{DeltaTexts, DEFAULT_MAX_TEXT_BYTES};
-use crate::providers::{object_or_ignored, Invalid, RequestInfo, ResponseInfo};
+use crate::providers::{object_or_ignored, Finish, Invalid, RequestInfo, ResponseInfo};
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::UsageSource;
 use serde_json::{Map, Value};
@@ -234,6 +238,13 @@ impl AnthropicStreamMeter {
 
     /// The stream's usage, as the module documentation describes.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
+        let reason = self
+            .stop_reason
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(finish_of);
+        let error = self.error.is_some().then_some(Finish::Error);
+        let finish = Finish::worst(reason.into_iter().chain(error));
         let counted = self.output_tokens(req.encoding, tok);
         let usage_json = self.usage.map(Value::Object);
         let tier = service_tier(usage_json.as_ref());
@@ -246,6 +257,7 @@ impl AnthropicStreamMeter {
                     model: self.model,
                     problem: None,
                     service_tier: tier,
+                    finish,
                 }
             }
             Some(Ok(mut usage)) => {
@@ -278,6 +290,7 @@ impl AnthropicStreamMeter {
             model: self.model,
             problem,
             service_tier: tier,
+            finish,
         }
     }
 }

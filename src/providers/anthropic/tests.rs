@@ -195,6 +195,27 @@ fn documented_response() {
     assert_eq!(info.model.as_deref(), Some(model.as_str()));
     assert_eq!(info.problem, None);
     assert_eq!(info.service_tier, None);
+    assert_eq!(info.finish, Some(Finish::Stop), "stop_reason: end_turn");
+}
+
+#[test]
+fn stop_reasons_are_normalised() {
+    let req = request(case_file!("messages", "request.json"));
+    for (reason, want) in [
+        (json!("end_turn"), Some(Finish::Stop)),
+        (json!("stop_sequence"), Some(Finish::Stop)),
+        (json!("tool_use"), Some(Finish::ToolCalls)),
+        (json!("max_tokens"), Some(Finish::Length)),
+        (json!("model_context_window_exceeded"), Some(Finish::Length)),
+        (json!("refusal"), Some(Finish::ContentFilter)),
+        (json!("pause_turn"), Some(Finish::Other)),
+        (json!(null), None),
+    ] {
+        let body = json!({"type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+            "content": [], "stop_reason": reason, "usage": {"input_tokens": 5, "output_tokens": 2}});
+        let info = parse_response(&serde_json::to_vec(&body).unwrap(), &req, tokenizer());
+        assert_eq!(info.finish, want, "{reason}");
+    }
 }
 
 #[test]
@@ -318,6 +339,7 @@ fn error_and_unreadable_bodies() {
     assert_eq!(info.usage.source, UsageSource::None);
     assert_eq!(info.usage.input_tokens + info.usage.output_tokens, 0);
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, Some(Finish::Error));
     for (body, reason) in [
         (&b"{"[..], Invalid::InvalidJson),
         (b"", Invalid::EmptyBody),

@@ -19,11 +19,11 @@
 //! received, joined per content block and part and counted once, as output. Delta text is kept
 //! up to a cap; past it only its length is measured and its tokens extrapolated.
 
-use super::{provider_usage, service_tier};
+use super::{finish_of, provider_usage, service_tier};
 use crate::providers::openai::usage_or_estimate;
 use crate::providers::stream_text::DeltaTexts;
 pub use crate::providers::stream_text::DEFAULT_MAX_TEXT_BYTES;
-use crate::providers::{Invalid, RequestInfo, ResponseInfo};
+use crate::providers::{Finish, Invalid, RequestInfo, ResponseInfo};
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
 use serde_json::Value;
@@ -203,7 +203,18 @@ impl ConverseStreamMeter {
     /// set for a malformed usage (`bad_usage`), and for a stream that completed without one and
     /// without an exception to explain it (Bedrock ends every successful stream with
     /// `metadata`); a cut stream is expected to lack it.
+    ///
+    /// The finish is `messageStop`'s `stopReason` ([`super::finish_of`]), or [`Finish::Error`]
+    /// after an exception, even one that follows the stop; `None` for a stream cut before
+    /// either.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
+        let reason = self
+            .stop_reason
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(finish_of);
+        let error = self.error.is_some().then_some(Finish::Error);
+        let finish = Finish::worst(reason.into_iter().chain(error));
         let missing = (completed && self.error.is_none()).then(|| {
             (
                 Invalid::BadUsage,
@@ -214,6 +225,7 @@ impl ConverseStreamMeter {
         ResponseInfo {
             // The tier the `metadata` event named, with the provider's usage or an estimate.
             service_tier: self.service_tier,
+            finish,
             ..usage_or_estimate(self.usage, None, None, req, output, missing)
         }
     }

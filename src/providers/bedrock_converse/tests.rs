@@ -179,6 +179,34 @@ fn response_case(case_json: &[u8], req_body: &[u8], resp_body: &[u8]) {
     assert_eq!(info.problem, None);
     assert_eq!(info.usage, expected_usage(case_json));
     assert_eq!(info.model, None);
+    // Written by hand from the response's stopReason.
+    let case: Value = serde_json::from_slice(case_json).unwrap();
+    let want = case["expected_finish"].as_str();
+    assert!(want.is_some());
+    assert_eq!(info.finish.map(Finish::as_str), want);
+}
+
+#[test]
+fn stop_reasons_are_normalised() {
+    let req = request(case!("converse/request.json"), false);
+    for (reason, want) in [
+        ("end_turn", Finish::Stop),
+        ("stop_sequence", Finish::Stop),
+        ("tool_use", Finish::ToolCalls),
+        ("max_tokens", Finish::Length),
+        ("model_context_window_exceeded", Finish::Length),
+        ("guardrail_intervened", Finish::ContentFilter),
+        ("content_filtered", Finish::ContentFilter),
+        ("malformed_model_output", Finish::Other),
+        ("malformed_tool_use", Finish::Other),
+    ] {
+        let body = json!({"output": {"message": {"role": "assistant", "content": [{"text": "Hi"}]}},
+            "stopReason": reason, "usage": {"inputTokens": 5, "outputTokens": 1, "totalTokens": 6}});
+        let info = parse_response(&serde_json::to_vec(&body).unwrap(), &req, tokenizer());
+        assert_eq!(info.finish, Some(want), "{reason}");
+    }
+    let body = br#"{"usage":{"inputTokens":5,"outputTokens":1,"totalTokens":6}}"#;
+    assert_eq!(parse_response(body, &req, tokenizer()).finish, None);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 use super::*;
 use crate::eventstream::Decoder;
 use crate::providers::anthropic::{estimate_prompt_tokens, MESSAGES};
-use crate::providers::Api;
+use crate::providers::{Api, Finish};
 use crate::tokens::tests::tokenizer;
 use base64::Engine as _;
 #[cfg(target_arch = "wasm32")]
@@ -199,6 +199,7 @@ fn documented_invoke_response_and_headers() {
     );
     assert_eq!(info.usage.source, UsageSource::Provider);
     assert_eq!(info.model.as_deref(), Some(model.as_str()));
+    assert_eq!(info.finish, Some(Finish::Stop), "stop_reason: end_turn");
 
     let case: Value = serde_json::from_slice(case_file!("invoke_claude", "case.json")).unwrap();
     let h = |name: &str| case["response_headers"][name].as_str().map(str::as_bytes);
@@ -268,6 +269,7 @@ fn documented_stream_split_at_every_byte() {
     assert_eq!(whole.usage.source, UsageSource::Provider);
     assert_eq!(whole.model.as_deref(), Some(model.as_str()));
     assert_eq!(whole.problem, None);
+    assert_eq!(whole.finish, Some(Finish::Stop), "stop_reason: end_turn");
     for i in 0..=STREAM_BIN.len() {
         let (a, b) = STREAM_BIN.split_at(i);
         assert_eq!(metered(&decoded(&[a, b]), true), whole, "split at {i}");
@@ -341,6 +343,15 @@ fn exception_mid_stream() {
         info.problem, None,
         "the exception explains the missing usage"
     );
+    assert_eq!(info.finish, Some(Finish::Error));
+    // Cut at the same place without the exception: no finish yet.
+    assert_eq!(metered(&decoded(&[&stream_of(&head)]), false).finish, None);
+    // An exception after the whole documented stream still makes it an error.
+    let mut late = STREAM_BIN.to_vec();
+    late.extend(exception("internalServerException", "Internal error"));
+    let info = metered(&decoded(&[&late]), true);
+    assert_eq!(info.usage.source, UsageSource::Provider);
+    assert_eq!(info.finish, Some(Finish::Error));
 
     // An exception before anything: the request estimate.
     let info = metered(

@@ -9,18 +9,22 @@
 //! candidate and [`PartKind`], for an estimate when the stream is cut; past
 //! [`DEFAULT_MAX_TEXT_BYTES`] only their length is kept and their tokens extrapolated. An
 //! `error` object in the stream is recorded.
+//!
+//! The finish is the least successful of the candidates' `finishReason`s seen (a candidate
+//! that streamed a `functionCall` and stopped asked for tools), a blocked prompt, or
+//! [`Finish::Error`] after an `error` object; `None` for a stream cut before any of them.
 
 use super::{candidates, for_each_part_text, model_version, provider_usage, usage_metadata_of};
-use super::{items, PartKind};
+use super::{finish_of, finish_reason, has_function_call, items, prompt_blocked, PartKind};
 use crate::providers::object_or_ignored;
 use crate::providers::openai::usage_or_estimate;
 use crate::providers::stream_text::DeltaTexts;
 pub use crate::providers::stream_text::DEFAULT_MAX_TEXT_BYTES;
-use crate::providers::{Invalid, RequestInfo, ResponseInfo};
+use crate::providers::{Finish, Invalid, RequestInfo, ResponseInfo};
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::{Usage, UsageSource};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Meters one streamed `streamGenerateContent` response.
 #[derive(Debug)]
@@ -29,6 +33,10 @@ pub struct GeminiStreamMeter {
     /// Streamed text by (candidate index, kind), joined in arrival order.
     texts: DeltaTexts<(u64, PartKind)>,
     finish_reasons: BTreeMap<u64, String>,
+    /// Candidates that streamed a `functionCall` part.
+    function_calls: BTreeSet<u64>,
+    /// A chunk said the prompt was blocked (`promptFeedback.blockReason`).
+    blocked: bool,
     /// The latest `usageMetadata` holding a count, validated.
     usage: Option<Result<Usage, String>>,
     error: Option<Value>,
@@ -54,6 +62,8 @@ impl GeminiStreamMeter {
             model: None,
             texts: DeltaTexts::new(max_text_bytes),
             finish_reasons: BTreeMap::new(),
+            function_calls: BTreeSet::new(),
+            blocked: false,
             usage: None,
             error: None,
             chunks: 0,
@@ -80,13 +90,13 @@ impl GeminiStreamMeter {
             Some(Err(detail)) => self.usage = Some(Err(detail)),
             None | Some(Ok(None)) => {}
         }
+        self.blocked |= prompt_blocked(&chunk);
         for (index, candidate) in candidates(&chunk) {
-            if let Some(reason) = candidate
-                .get("finishReason")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty())
-            {
+            if let Some(reason) = finish_reason(candidate) {
                 self.finish_reasons.insert(index, reason.to_string());
+            }
+            if has_function_call(candidate) {
+                self.function_calls.insert(index);
             }
             let parts = candidate.get("content").map(|c| items(c, "parts", "parts"));
             for part in parts.into_iter().flatten() {
@@ -161,6 +171,7 @@ impl GeminiStreamMeter {
     /// - None: an estimate (request's prompt estimate, streamed text counted); problem
     ///   `bad_usage` when the stream completed without one and no `error` explains it.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
+        let finish = self.seen_finish();
         let ended_normally = completed && self.error.is_none();
         if let Some(Ok(usage)) = &self.usage {
             if !ended_normally && usage.output_tokens == 0 && !self.texts.nothing_kept() {
@@ -174,6 +185,7 @@ impl GeminiStreamMeter {
                     model: self.model,
                     problem: None,
                     service_tier: None,
+                    finish,
                 };
             }
         }
@@ -184,7 +196,21 @@ impl GeminiStreamMeter {
             )
         });
         let output = || self.texts.tokens(req.encoding, tok);
-        usage_or_estimate(self.usage, self.model, None, req, output, missing)
+        ResponseInfo {
+            finish,
+            ..usage_or_estimate(self.usage, self.model, None, req, output, missing)
+        }
+    }
+
+    /// How the stream ended so far (see the module documentation).
+    fn seen_finish(&self) -> Option<Finish> {
+        let reasons = self
+            .finish_reasons
+            .iter()
+            .map(|(i, r)| finish_of(r, self.function_calls.contains(i)));
+        let blocked = self.blocked.then_some(Finish::ContentFilter);
+        let error = self.error.is_some().then_some(Finish::Error);
+        Finish::worst(reasons.chain(blocked).chain(error))
     }
 }
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::providers::detect::detect;
-use crate::providers::Api;
+use crate::providers::{Api, Finish};
 use crate::tokens::tests::tokenizer;
 use serde_json::json;
 #[cfg(target_arch = "wasm32")]
@@ -99,6 +99,13 @@ impl Case {
             self.name
         );
         assert_eq!(info.problem, None, "{}", self.name);
+        // Written by hand from the response's finishReason.
+        assert_eq!(
+            info.finish.map(Finish::as_str),
+            self.case["expected_finish"].as_str(),
+            "{}",
+            self.name
+        );
     }
 }
 
@@ -271,6 +278,46 @@ fn usage_is_normalised() {
     }));
     assert_eq!((info.usage.input_tokens, info.usage.output_tokens), (9, 0));
     assert_eq!(info.usage.source, UsageSource::Provider);
+    assert_eq!(info.finish, Some(Finish::ContentFilter), "a blocked prompt");
+}
+
+#[test]
+fn finish_reasons_are_normalised() {
+    let finish = |candidates: Value| response(json!({"candidates": candidates})).finish;
+    let one =
+        |reason: &str| json!([{"content": {"parts": [{"text": "Hi"}]}, "finishReason": reason}]);
+    for (reason, want) in [
+        ("STOP", Finish::Stop),
+        ("MAX_TOKENS", Finish::Length),
+        ("SAFETY", Finish::ContentFilter),
+        ("RECITATION", Finish::ContentFilter),
+        ("LANGUAGE", Finish::ContentFilter),
+        ("BLOCKLIST", Finish::ContentFilter),
+        ("PROHIBITED_CONTENT", Finish::ContentFilter),
+        ("SPII", Finish::ContentFilter),
+        ("IMAGE_SAFETY", Finish::ContentFilter),
+        ("OTHER", Finish::Other),
+        ("MALFORMED_FUNCTION_CALL", Finish::Other),
+        ("FINISH_REASON_UNSPECIFIED", Finish::Other),
+    ] {
+        assert_eq!(finish(one(reason)), Some(want), "{reason}");
+    }
+    // Gemini stops with STOP after a function call: the candidate asked for tools.
+    let call = json!([{"content": {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}]}, "finishReason": "STOP"}]);
+    assert_eq!(finish(call), Some(Finish::ToolCalls));
+    // Several candidates: the least successful; none with a reason: no finish.
+    let two = json!([
+        {"content": {"parts": [{"text": "Hi"}]}, "finishReason": "STOP"},
+        {"index": 1, "content": {"parts": [{"text": "Hel"}]}, "finishReason": "MAX_TOKENS"},
+    ]);
+    assert_eq!(finish(two), Some(Finish::Length));
+    assert_eq!(
+        finish(json!([{"content": {"parts": [{"text": "Hi"}]}}])),
+        None
+    );
+    let error =
+        response(json!({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}));
+    assert_eq!(error.finish, Some(Finish::Error));
 }
 
 #[test]

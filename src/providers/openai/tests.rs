@@ -144,6 +144,7 @@ fn documented_response_usage_is_read() {
     let info = parse_response(&body, &request("gpt-4o"), tokenizer());
     assert_eq!(info.problem, None);
     assert_eq!(info.model.as_deref(), Some("gpt-4o-2024-08-06"));
+    assert_eq!(info.finish, Some(Finish::Stop), "finish_reason: stop");
     assert_eq!(
         info.usage,
         Usage {
@@ -217,4 +218,73 @@ fn unparseable_response_is_estimated() {
     let info = parse_response(b"<html>bad gateway</html>", &request("gpt-4o"), tokenizer());
     assert_eq!(info.problem.map(|p| p.0), Some(Invalid::InvalidJson));
     assert_eq!((info.usage.input_tokens, info.usage.output_tokens), (42, 0));
+}
+
+#[test]
+fn finish_reasons_are_normalised() {
+    for (reason, want) in [
+        ("stop", Finish::Stop),
+        ("tool_calls", Finish::ToolCalls),
+        ("function_call", Finish::ToolCalls),
+        ("length", Finish::Length),
+        ("content_filter", Finish::ContentFilter),
+        ("insufficient_system_resource", Finish::Error),
+        ("something_new", Finish::Other),
+    ] {
+        let body = json!({"model": "gpt-4o", "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": reason}]});
+        let info = parse_response(
+            &serde_json::to_vec(&body).unwrap(),
+            &request("gpt-4o"),
+            tokenizer(),
+        );
+        assert_eq!(info.finish, Some(want), "{reason}");
+    }
+}
+
+#[test]
+fn several_choices_give_the_least_successful_finish() {
+    let choice = |i: u64, reason: &str| json!({"index": i, "message": {"content": "ok"}, "finish_reason": reason});
+    let finish = |choices: Vec<Value>| {
+        let body = json!({"model": "gpt-4o", "choices": choices, "usage": {"prompt_tokens": 5, "completion_tokens": 6}});
+        parse_response(
+            &serde_json::to_vec(&body).unwrap(),
+            &request("gpt-4o"),
+            tokenizer(),
+        )
+        .finish
+    };
+    assert_eq!(
+        finish(vec![
+            choice(0, "stop"),
+            choice(1, "length"),
+            choice(2, "tool_calls")
+        ]),
+        Some(Finish::Length)
+    );
+    assert_eq!(
+        finish(vec![choice(0, "stop"), choice(1, "tool_calls")]),
+        Some(Finish::ToolCalls)
+    );
+    assert_eq!(
+        finish(vec![choice(0, "content_filter"), choice(1, "length")]),
+        Some(Finish::ContentFilter)
+    );
+    // No choice says how it ended (a usage-only body, or null reasons): no finish.
+    assert_eq!(finish(vec![]), None);
+    assert_eq!(
+        finish(vec![
+            json!({"index": 0, "message": {"content": "ok"}, "finish_reason": null})
+        ]),
+        None
+    );
+    // A body that is an error object.
+    let error = br#"{"error":{"message":"The server had an error","type":"server_error"}}"#;
+    assert_eq!(
+        parse_response(error, &request("gpt-4o"), tokenizer()).finish,
+        Some(Finish::Error)
+    );
+    assert_eq!(
+        parse_response(b"<html>bad gateway</html>", &request("gpt-4o"), tokenizer()).finish,
+        None
+    );
 }

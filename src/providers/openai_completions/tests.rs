@@ -1,6 +1,6 @@
 use super::*;
 use crate::providers::openai_stream::{is_usage_only_chunk, prepare_stream_request, StreamMeter};
-use crate::providers::Invalid;
+use crate::providers::{Finish, Invalid};
 use crate::sse::SseParser;
 use crate::tokens::tests::tokenizer;
 use crate::usage::UsageSource;
@@ -115,6 +115,7 @@ fn documented_response_usage_is_taken() {
     assert_eq!(info.usage.output_tokens, 7);
     assert_eq!(info.usage.source, UsageSource::Provider);
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, Some(Finish::Length), "finish_reason: length");
 }
 
 #[test]
@@ -180,6 +181,7 @@ fn documented_stream_gives_the_usage_split_at_every_byte() {
     assert_eq!(whole.usage.output_tokens, 7);
     assert_eq!(whole.usage.source, UsageSource::Provider);
     assert_eq!(whole.model.as_deref(), Some("gpt-3.5-turbo-instruct"));
+    assert_eq!(whole.finish, Some(Finish::Length), "finish_reason: length");
     for cut in 0..=STREAM.len() {
         let (a, b) = STREAM.split_at(cut);
         assert_eq!(

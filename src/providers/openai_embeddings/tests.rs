@@ -96,6 +96,7 @@ fn documented_response_is_input_only() {
         }
     );
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, None, "embeddings report no finish");
 }
 
 #[test]

@@ -6,11 +6,11 @@
 //! final response object with its `usage`; an `error` event reports an error. Unlike Chat
 //! Completions, the stream always reports usage, so the request needs no rewrite.
 
-use super::responses_usage;
+use super::{is_client_call, responses_usage, status_finish};
 use crate::providers::object_or_ignored;
 use crate::providers::openai::usage_or_estimate;
 use crate::providers::stream_text::{DeltaTexts, DEFAULT_MAX_TEXT_BYTES};
-use crate::providers::{Invalid, RequestInfo, ResponseInfo};
+use crate::providers::{Finish, Invalid, RequestInfo, ResponseInfo};
 use crate::sse;
 use crate::tokens::Tokenizer;
 use crate::usage::Usage;
@@ -48,6 +48,10 @@ pub struct ResponsesStreamMeter {
     terminal: Option<Terminal>,
     /// The `error` event, or the failed response's `error`.
     error: Option<Value>,
+    /// An output item the client must act on ([`super::CLIENT_CALLS`]) was announced.
+    client_call: bool,
+    /// The terminal response's finish (see [`super::status_finish`]).
+    finish: Option<Finish>,
     events: u64,
     ignored: u64,
 }
@@ -74,6 +78,8 @@ impl ResponsesStreamMeter {
             usage: None,
             terminal: None,
             error: None,
+            client_call: false,
+            finish: None,
             events: 0,
             ignored: 0,
         }
@@ -122,7 +128,11 @@ impl ResponsesStreamMeter {
                 self.texts
                     .keep((output, summary, Kind::ReasoningSummary), delta);
             }
+            "response.output_item.done" => {
+                self.client_call |= ev.get("item").is_some_and(is_client_call);
+            }
             "response.output_item.added" => {
+                self.client_call |= ev.get("item").is_some_and(is_client_call);
                 // A function call's name arrives whole with its item, not as deltas.
                 let item = ev.get("item");
                 if item.and_then(|i| i.get("type")).and_then(Value::as_str) == Some("function_call")
@@ -158,6 +168,16 @@ impl ResponsesStreamMeter {
         self.terminal = Some(terminal);
         let response = ev.get("response");
         self.on_response(response);
+        let field = |key: &str| response.and_then(|r| r.get(key));
+        self.client_call |= field("output")
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().any(is_client_call));
+        let status = match terminal {
+            Terminal::Completed => "completed",
+            Terminal::Incomplete => "incomplete",
+            Terminal::Failed => "failed",
+        };
+        self.finish = status_finish(status, field("incomplete_details"), self.client_call);
         if let Some(u) = response
             .and_then(|r| r.get("usage"))
             .filter(|u| !u.is_null())
@@ -215,7 +235,13 @@ impl ResponsesStreamMeter {
     /// (`bad_usage`), and for a stream that ended normally without a usage although nothing
     /// failed: `response.completed` always carries one. A cut stream, an `error` event or a
     /// failed or incomplete response without usage is estimated without a problem.
+    ///
+    /// The finish is the terminal event's (its status, `incomplete_details.reason` and the
+    /// client calls announced), or [`Finish::Error`] after an `error` event or a failed
+    /// response's `error`; `None` for a stream cut before its terminal event without an error.
     pub fn finish(self, req: &RequestInfo, tok: &Tokenizer, completed: bool) -> ResponseInfo {
+        let error = self.error.is_some().then_some(Finish::Error);
+        let finish = Finish::worst(self.finish.into_iter().chain(error));
         let missing = match self.terminal {
             _ if !completed || self.error.is_some() => None,
             Some(Terminal::Completed) => Some("response.completed without usage"),
@@ -226,6 +252,7 @@ impl ResponsesStreamMeter {
         ResponseInfo {
             // The tier the responses named, with the provider's usage or an estimate.
             service_tier: self.service_tier,
+            finish,
             ..usage_or_estimate(
                 self.usage,
                 self.model,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::providers::{Invalid, StreamMeter};
+use crate::providers::{Finish, Invalid, StreamMeter};
 use crate::sse::SseParser;
 use crate::tokens::tests::tokenizer;
 use crate::usage::UsageSource;
@@ -148,24 +148,34 @@ fn instructions_and_function_tools_are_counted() {
 
 #[test]
 fn documented_responses_usage_is_taken() {
-    for (req, resp, model, usage) in [
-        (TEXT_REQUEST, TEXT_RESPONSE, "gpt-5.4", (36, 87, 0, 0)),
+    // Each is `"status": "completed"`; the "Functions" one's output is a function_call item.
+    for (req, resp, model, usage, finish) in [
+        (
+            TEXT_REQUEST,
+            TEXT_RESPONSE,
+            "gpt-5.4",
+            (36, 87, 0, 0),
+            Finish::Stop,
+        ),
         (
             REASONING_REQUEST,
             REASONING_RESPONSE,
             "o1-2024-12-17",
             (81, 1035, 0, 832),
+            Finish::Stop,
         ),
         (
             FUNCTIONS_REQUEST,
             FUNCTIONS_RESPONSE,
             "gpt-5.4",
             (291, 23, 0, 0),
+            Finish::ToolCalls,
         ),
     ] {
         let info = parse_response(resp, &parse(req), tokenizer());
         assert_eq!(info.model.as_deref(), Some(model));
         assert_eq!(info.problem, None, "{model}");
+        assert_eq!(info.finish, Some(finish), "{model}");
         let u = info.usage;
         assert_eq!(
             (
@@ -267,12 +277,18 @@ fn metered(req: &[u8], events: &[(Vec<u8>, Vec<u8>)], completed: bool) -> Respon
 
 #[test]
 fn documented_stream_gives_the_usage_split_at_every_byte() {
-    for (req, stream, usage) in [
-        (STREAM_REQUEST, STREAM, (37, 11)),
-        (FUNCTIONS_REQUEST, FUNCTION_STREAM, (291, 23)),
+    for (req, stream, usage, finish) in [
+        (STREAM_REQUEST, STREAM, (37, 11), Finish::Stop),
+        (
+            FUNCTIONS_REQUEST,
+            FUNCTION_STREAM,
+            (291, 23),
+            Finish::ToolCalls,
+        ),
     ] {
         let whole = metered(req, &events(&[stream]), true);
         assert_eq!((whole.usage.input_tokens, whole.usage.output_tokens), usage);
+        assert_eq!(whole.finish, Some(finish));
         assert_eq!(whole.usage.source, UsageSource::Provider);
         assert_eq!(whole.model.as_deref(), Some("gpt-5.4"));
         assert_eq!(whole.problem, None);
@@ -302,6 +318,7 @@ fn cut_stream_is_charged_for_the_deltas_received() {
     assert_eq!(info.usage.output_tokens, count(HI), "the deltas, joined");
     assert_eq!(info.model.as_deref(), Some("gpt-5.4"));
     assert_eq!(info.problem, None, "a cut stream is no usage problem");
+    assert_eq!(info.finish, None, "no terminal event");
     let ended = metered(STREAM_REQUEST, all.get(..cut).unwrap(), true);
     assert_eq!(ended.problem.map(|p| p.0), Some(Invalid::BadUsage));
     let functions = events(&[FUNCTION_STREAM]);
@@ -352,13 +369,16 @@ fn failed_incomplete_and_error_events() {
     );
     let info = m.finish(&req, tokenizer(), true);
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, Some(Finish::Error));
     assert_eq!(info.usage.output_tokens, count("Hi there!"));
     assert_eq!(info.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
     // The documented error event.
     let mut m = ResponsesStreamMeter::new();
     m.on_event(b"error", br#"{"type":"error","code":"ERR_SOMETHING","message":"Something went wrong","param":null,"sequence_number":1}"#);
     assert_eq!(m.error_message(), Some("Something went wrong"));
-    assert_eq!(m.finish(&req, tokenizer(), true).problem, None);
+    let info = m.finish(&req, tokenizer(), true);
+    assert_eq!(info.problem, None);
+    assert_eq!(info.finish, Some(Finish::Error));
     // An incomplete response that reports usage is billed by it.
     let mut m = ResponsesStreamMeter::new();
     m.on_event(b"response.incomplete", br#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"model":"gpt-4o","usage":{"input_tokens":37,"input_tokens_details":{"cached_tokens":0},"output_tokens":16,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":53}},"sequence_number":9}"#);
@@ -369,6 +389,11 @@ fn failed_incomplete_and_error_events() {
         (37, 16)
     );
     assert_eq!(info.usage.source, UsageSource::Provider);
+    assert_eq!(
+        info.finish,
+        Some(Finish::Length),
+        "incomplete: max_output_tokens"
+    );
 }
 
 #[test]

@@ -171,6 +171,7 @@ fn documented_stream_gives_the_provider_usage_split_at_every_byte() {
         assert_eq!(info.usage, expected, "cut at {cut}");
         assert_eq!(info.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
         assert_eq!(info.problem, None);
+        assert_eq!(info.finish, Some(Finish::Stop), "finish_reason: stop");
     }
     let bytes: Vec<&[u8]> = CHAT.chunks(1).collect();
     assert_eq!(events(&bytes), whole, "one byte at a time");
@@ -224,6 +225,12 @@ fn cut_stream_is_charged_for_what_arrived() {
         tokenizer().count(req.encoding, "Hello! Ça va? ")
     );
     assert_eq!(info.problem, None, "a cut stream is expected to lack usage");
+    assert_eq!(info.finish, None, "no choice finished");
+    // Cut after the finish_reason, before the usage chunk and [DONE]: the reason seen stays.
+    let data = events(&[CHAT]);
+    let info = meter(data.get(..5).unwrap()).finish(&req, tokenizer(), false);
+    assert_eq!(info.usage.source, UsageSource::Estimate);
+    assert_eq!(info.finish, Some(Finish::Stop));
 }
 
 #[test]
@@ -243,6 +250,12 @@ fn tool_call_deltas() {
         (info.usage.input_tokens, info.usage.output_tokens),
         (81, 46)
     );
+    assert_eq!(info.finish, Some(Finish::ToolCalls));
+    for cut in 0..=TOOLS.len() {
+        let (a, b) = TOOLS.split_at(cut);
+        let info = meter(&events(&[a, b])).finish(&req, tok, true);
+        assert_eq!(info.finish, Some(Finish::ToolCalls), "cut at {cut}");
+    }
 
     // Without the usage chunk: each call's name and joined arguments, counted separately.
     let without: Vec<Vec<u8>> = data
@@ -392,6 +405,36 @@ fn error_mid_stream_is_reported_and_what_arrived_charged() {
         tokenizer().count(req.encoding, "Once upon")
     );
     assert_eq!(info.problem, None, "the error explains the missing usage");
+    assert_eq!(info.finish, Some(Finish::Error));
+    // An error after a choice finished still makes the stream an error.
+    let finished = br#"{"object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#;
+    let info = meter(&[finished.to_vec(), data[1].clone()]).finish(&req, tokenizer(), true);
+    assert_eq!(info.finish, Some(Finish::Error));
+}
+
+#[test]
+fn several_choices_give_the_least_successful_finish() {
+    let chunk = |index: u64, reason: &str| {
+        serde_json::to_vec(&json!({"object":"chat.completion.chunk","model":"gpt-4o","choices":[{"index":index,"delta":{},"finish_reason":reason}],"usage":null})).unwrap()
+    };
+    let req = request("gpt-4o");
+    let finish = |data: &[Vec<u8>]| meter(data).finish(&req, tokenizer(), true).finish;
+    assert_eq!(
+        finish(&[chunk(0, "stop"), chunk(1, "length"), chunk(2, "tool_calls")]),
+        Some(Finish::Length)
+    );
+    assert_eq!(
+        finish(&[chunk(1, "function_call"), chunk(0, "stop")]),
+        Some(Finish::ToolCalls)
+    );
+    assert_eq!(
+        finish(&[chunk(0, "content_filter"), chunk(1, "length")]),
+        Some(Finish::ContentFilter)
+    );
+    assert_eq!(
+        finish(&[chunk(0, "stop"), chunk(1, "whatever")]),
+        Some(Finish::Other)
+    );
 }
 
 #[test]

@@ -104,6 +104,7 @@ fn stream_cut_before_message_delta() {
     assert_eq!(info.usage.output_tokens, count("Hello there, how are"));
     assert_eq!(info.usage.source, UsageSource::Estimate);
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, None, "no stop_reason arrived");
     // Ended normally with no message_delta and no error: the same numbers, flagged.
     let info = meter(&events).finish(&request(), tokenizer(), true);
     assert_eq!(info.usage.output_tokens, count("Hello there, how are"));
@@ -130,6 +131,18 @@ fn error_after_message_delta_keeps_the_provider_usage() {
         (25, 15)
     );
     assert_eq!(info.usage.source, UsageSource::Provider);
+    assert_eq!(
+        info.finish,
+        Some(Finish::Error),
+        "the error wins over end_turn"
+    );
+    // Cut after message_delta, before message_stop: the stop_reason seen stays.
+    let info = meter(&[
+        start(json!({"input_tokens": 25, "output_tokens": 1})),
+        delta(json!({"output_tokens": 15})),
+    ])
+    .finish(&request(), tokenizer(), false);
+    assert_eq!(info.finish, Some(Finish::Stop));
 }
 
 #[test]
@@ -310,6 +323,7 @@ fn documented_basic_stream_split_at_every_byte() {
     assert_eq!(info.usage, usage);
     assert_eq!(info.model.as_deref(), Some(model.as_str()));
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, Some(Finish::Stop), "stop_reason: end_turn");
 }
 
 #[test]
@@ -320,6 +334,11 @@ fn documented_tool_use_stream_split_at_every_byte() {
     assert_eq!((usage.input_tokens, usage.output_tokens), (472, 89));
     assert_eq!(info.usage, usage);
     assert_eq!(info.model.as_deref(), Some(model.as_str()));
+    assert_eq!(
+        info.finish,
+        Some(Finish::ToolCalls),
+        "stop_reason: tool_use"
+    );
 
     let mut m = AnthropicStreamMeter::new();
     for (event, data) in sse_events(&[TOOL_USE]) {
@@ -365,6 +384,7 @@ fn error_mid_stream_keeps_message_start_counts_split_at_every_byte() {
         info.problem, None,
         "the error explains the missing message_delta"
     );
+    assert_eq!(info.finish, Some(Finish::Error), "event: error");
 
     let mut m = AnthropicStreamMeter::new();
     for (event, data) in sse_events(&[ERROR]) {

@@ -3,7 +3,7 @@ use crate::config::Config;
 use crate::eventstream::encode_for_tests::{event, exception, frame};
 use crate::eventstream::{event_name, Decoder, Error};
 use crate::providers::bedrock_converse::parse_request;
-use crate::providers::{Api, Endpoint, StreamMeter};
+use crate::providers::{Api, Endpoint, Finish, StreamMeter};
 use crate::tokens::tests::tokenizer;
 use crate::usage::UsageSource;
 #[cfg(target_arch = "wasm32")]
@@ -146,6 +146,7 @@ fn metadata_usage_is_taken() {
     );
     assert_eq!(info.usage.source, UsageSource::Provider);
     assert_eq!((info.problem, info.model), (None, None));
+    assert_eq!(info.finish, Some(Finish::Stop), "stopReason: end_turn");
 }
 
 /// Everything a meter reports, for comparing runs.
@@ -190,6 +191,7 @@ fn an_exception_ends_the_stream_with_an_estimate() {
     let info = meter.finish(&req, tokenizer(), true);
     // The exception explains the missing metadata: no problem even on a completed stream.
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, Some(Finish::Error));
     assert_eq!(info.usage.source, UsageSource::Estimate);
     assert_eq!(info.usage.input_tokens, req.estimated_input_tokens);
     let output = tokenizer().count(req.encoding, ERROR_TEXT);
@@ -248,9 +250,26 @@ fn a_completed_stream_without_metadata_is_a_problem_a_cut_one_is_not() {
     let info = feed(&[cut]).0.finish(&req, tokenizer(), false);
     assert_eq!(info.problem, None);
     assert_eq!(info.usage.output_tokens, count(STREAM_TEXT));
+    assert_eq!(
+        info.finish,
+        Some(Finish::Stop),
+        "messageStop came before the cut"
+    );
     let info = feed(&[cut]).0.finish(&req, tokenizer(), true);
     assert_eq!(info.problem.unwrap().0, Invalid::BadUsage);
     assert_eq!(info.usage.source, UsageSource::Estimate);
+    // Cut before messageStop too: no finish.
+    let end = cut.len() - u32::from_be_bytes(last_frame_prelude(cut)) as usize;
+    let info = feed(&[&cut[..end]]).0.finish(&req, tokenizer(), false);
+    assert_eq!(info.finish, None);
+    // An exception after messageStop: an error all the same.
+    let mut late = cut.to_vec();
+    late.extend(exception(
+        "internalServerException",
+        br#"{"message":"Internal error"}"#,
+    ));
+    let info = feed(&[&late]).0.finish(&req, tokenizer(), true);
+    assert_eq!(info.finish, Some(Finish::Error));
 }
 
 /// The total length of the last frame of a stream of whole frames.
@@ -308,6 +327,7 @@ fn tool_use_and_reasoning_deltas_are_estimated_per_block() {
     assert_eq!(result, Ok(()));
     assert_eq!(meter.stop_reason(), Some("tool_use"));
     let info = meter.finish(&stream_request(), tokenizer(), false);
+    assert_eq!(info.finish, Some(Finish::ToolCalls));
     assert_eq!(
         info.usage.output_tokens,
         count("The user wants the weather.")

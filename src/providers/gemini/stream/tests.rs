@@ -2,7 +2,7 @@ use super::super::tests::{cases, cfg, Case};
 use super::*;
 use crate::json_stream::{JsonArrayStream, DEFAULT_MAX_ELEMENT_BYTES};
 use crate::providers::gemini::parse_request;
-use crate::providers::{Api, Endpoint, StreamMeter};
+use crate::providers::{Api, Endpoint, Finish, StreamMeter};
 use crate::sse::SseParser;
 use crate::tokens::tests::tokenizer;
 use serde_json::json;
@@ -70,10 +70,15 @@ fn documented_streams_give_their_expected_usage_however_cut() {
         let body = case.response;
         let whole = events(*sse, &[body]);
         assert_eq!(whole.len(), 3, "{}", case.name);
-        case.check(&metered(&whole).finish(&req, tokenizer(), true));
+        let info = metered(&whole).finish(&req, tokenizer(), true);
+        case.check(&info);
+        assert_eq!(info.finish, Some(Finish::Stop), "finishReason: STOP");
         for cut in 0..=body.len() {
             let (a, b) = body.split_at(cut);
-            assert_eq!(events(*sse, &[a, b]), whole, "{} cut at {cut}", case.name);
+            let pieces = events(*sse, &[a, b]);
+            assert_eq!(pieces, whole, "{} cut at {cut}", case.name);
+            let finish = metered(&pieces).finish(&req, tokenizer(), true).finish;
+            assert_eq!(finish, info.finish, "{} cut at {cut}", case.name);
         }
     }
 }
@@ -96,6 +101,7 @@ fn a_stream_cut_after_the_prompt_count_keeps_it_and_estimates_the_output() {
     assert_eq!(info.usage.source, UsageSource::Estimate);
     assert_eq!(info.problem, None);
     assert_eq!(info.model.as_deref(), Some("gemini-2.0-flash"));
+    assert_eq!(info.finish, None, "no finishReason yet");
     // Once the last chunk arrived, a cut no longer matters.
     let info = metered(&all).finish(&req, tokenizer(), false);
     case.check(&info);
@@ -149,6 +155,7 @@ fn an_error_inside_the_stream_is_recorded() {
     );
     assert_eq!(info.usage.source, UsageSource::Estimate);
     assert_eq!(info.problem, None);
+    assert_eq!(info.finish, Some(Finish::Error));
     // An error with no usage at all is no usage problem either.
     let info = metered(&all[1..]).finish(&req, tokenizer(), true);
     assert_eq!((info.problem, info.usage.output_tokens), (None, 0));
@@ -210,6 +217,42 @@ fn candidates_and_kinds_are_counted_apart_and_non_objects_ignored() {
     let info = m.finish(&req, t, false);
     assert_eq!(info.usage.output_tokens, expected);
     assert_eq!(info.usage.input_tokens, req.estimated_input_tokens);
+    assert_eq!(
+        info.finish,
+        Some(Finish::Length),
+        "STOP and MAX_TOKENS: the worse"
+    );
+}
+
+#[test]
+fn finish_from_the_chunks_seen() {
+    let req = request();
+    let chunk = |v: Value| serde_json::to_vec(&v).unwrap();
+    let finish = |data: &[Vec<u8>]| metered(data).finish(&req, tokenizer(), true).finish;
+    // A function call streamed in one chunk, STOP in the next: the candidate asked for tools.
+    let call = chunk(
+        json!({"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}]}}]}),
+    );
+    let stop = chunk(
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
+        "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": 5}}),
+    );
+    assert_eq!(
+        finish(&[call.clone(), stop.clone()]),
+        Some(Finish::ToolCalls)
+    );
+    assert_eq!(finish(std::slice::from_ref(&stop)), Some(Finish::Stop));
+    assert_eq!(finish(&[call]), None, "cut before finishReason");
+    // A blocked prompt; an error after the last chunk.
+    let blocked = chunk(
+        json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+        "usageMetadata": {"promptTokenCount": 8, "totalTokenCount": 8}}),
+    );
+    assert_eq!(finish(&[blocked]), Some(Finish::ContentFilter));
+    let error =
+        chunk(json!({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}));
+    assert_eq!(finish(&[stop, error]), Some(Finish::Error));
 }
 
 #[test]
