@@ -124,8 +124,10 @@ fn goodput_kind(m: &Metering, info: &ResponseInfo, intact: bool) -> &'static str
     if m.stream.is_some() && !(m.stream_ended && intact) {
         return "aborted";
     }
-    let _ = info;
-    "good"
+    match info.finish {
+        Some(f) if !f.is_success() => f.as_str(),
+        _ => "good",
+    }
 }
 
 fn ok_status(status: Option<u16>) -> bool {
