@@ -192,9 +192,10 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
         if let Some(cap) = p.max_tokens {
             if output > cap || ask.max_tokens.is_none() {
                 if part.shadow {
-                    admitted
-                        .shadowed
-                        .push(("max_tokens", format!("max_tokens above {cap} for {}", part.label)));
+                    admitted.shadowed.push((
+                        "max_tokens",
+                        format!("max_tokens above {cap} for {}", part.label),
+                    ));
                 } else {
                     output = output.min(cap);
                     admitted.max_tokens = Some(output);

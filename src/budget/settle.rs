@@ -65,6 +65,10 @@ pub fn settle(
                     .get(&key)
                     .and_then(|v| TenantStats::decode(v))
                     .unwrap_or_default();
+                if b.spikes.is_none() {
+                    // No baseline to keep; the minute only dates the statistics for sweeping.
+                    stats.minute = now_s / 60;
+                }
                 if let Some(sp) = &b.spikes {
                     stats.roll(now_s, &sp.rule);
                     stats.current = stats.current.saturating_add(outcome.used.tokens());

@@ -65,11 +65,10 @@ fn is_stale(b: &Budgets, subject: &str, value: &[u8], now_ms: u64, now_s: u64) -
             if c.touched_s + MAX_AGE_S <= now_s {
                 return true;
             }
-            let Some(limits) = limits_of(b, subject) else {
-                return c.pending.is_empty();
-            };
+            let none = Limits::default();
+            let limits = limits_of(b, subject).unwrap_or(&none);
             c.refresh(limits, now_ms);
-            c.is_idle(now_s)
+            c.is_idle(limits, now_s)
         }
         Some("r:") => {
             let idle = b.runs.as_ref().map_or(0, |r| r.idle_seconds);

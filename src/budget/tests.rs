@@ -164,7 +164,10 @@ fn shadow_policies_admit_and_say_what_they_would_have_refused() {
     let first = admitted(admit(&mut h, &b, &ask("acme", 1, Some(1)), T0));
     assert_eq!(
         first.shadowed,
-        vec![("model", "Model big is not allowed for tenant acme.".to_string())]
+        vec![(
+            "model",
+            "Model big is not allowed for tenant acme.".to_string()
+        )]
     );
     let second = admitted(admit(&mut h, &b, &ask("acme", 1, Some(1)), T0));
     assert_eq!(second.shadowed.len(), 2);

@@ -172,9 +172,14 @@ pub struct Budgets {
 impl Budgets {
     /// Whether some policy may rewrite a request (cap or clamp `max_tokens`, downgrade).
     pub fn may_rewrite(&self) -> bool {
-        let rewrites = |p: &Policy| p.max_tokens.is_some() || p.clamp_max_tokens || p.downgrade_to.is_some();
+        let rewrites =
+            |p: &Policy| p.max_tokens.is_some() || p.clamp_max_tokens || p.downgrade_to.is_some();
         self.tenants.values().any(rewrites)
-            || self.attributes.values().flat_map(|v| v.values()).any(rewrites)
+            || self
+                .attributes
+                .values()
+                .flat_map(|v| v.values())
+                .any(rewrites)
     }
 
     pub fn tenant_policy(&self, tenant: &str) -> Option<&Policy> {

@@ -43,7 +43,10 @@ impl HttpFilter {
             prices.lookup(model).map(|e| {
                 let p = e.price_for(info.service_tier.as_deref(), input);
                 // Worst case per input token: a cache write can cost more than plain input.
-                (p.input.max(p.cache_write_5m).max(p.cache_write_1h), p.output)
+                (
+                    p.input.max(p.cache_write_5m).max(p.cache_write_1h),
+                    p.output,
+                )
             })
         };
         let max_tokens = match m.endpoint.api {
@@ -120,7 +123,9 @@ impl HttpFilter {
                 }
                 host.log(
                     LogLevel::Warn,
-                    &format!("tollbooth: budget state unavailable, request admitted unchecked: {e}"),
+                    &format!(
+                        "tollbooth: budget state unavailable, request admitted unchecked: {e}"
+                    ),
                 );
                 Admission::Go(None)
             }
@@ -188,7 +193,13 @@ fn rewrite_for(
         return None;
     }
     let path_model = m.endpoint.model.is_some();
-    match rewrite::apply(m.endpoint.api, path_model, body, a.max_tokens, a.model.as_deref()) {
+    match rewrite::apply(
+        m.endpoint.api,
+        path_model,
+        body,
+        a.max_tokens,
+        a.model.as_deref(),
+    ) {
         Ok(b) => {
             if let Some(to) = &a.model {
                 host.log(
@@ -212,16 +223,22 @@ fn rewrite_for(
 }
 
 /// Settles the request's reservations with what it used.
-pub(super) fn settle(host: &mut impl Host, shared: &Shared, m: &Metering, outcome: &Outcome, good: bool) {
-    let Some(b) = &shared.config.budgets else { return };
+pub(super) fn settle(
+    host: &mut impl Host,
+    shared: &Shared,
+    m: &Metering,
+    outcome: &Outcome,
+    good: bool,
+) {
+    let Some(b) = &shared.config.budgets else {
+        return;
+    };
     let Some(a) = &m.budget else { return };
     let usage = &outcome.usage;
     let used = crate::quota::Demand {
         input: usage.input_tokens,
         output: usage.output_tokens,
-        nano_usd: outcome
-            .cost_pico
-            .map_or(0, crate::money::pico_to_nano_ceil),
+        nano_usd: outcome.cost_pico.map_or(0, crate::money::pico_to_nano_ceil),
     };
     let tenant = &m.attribution.tenant;
     let now = now_ms(host);
@@ -234,7 +251,10 @@ pub(super) fn settle(host: &mut impl Host, shared: &Shared, m: &Metering, outcom
         now,
     );
     for e in &s.errors {
-        host.log(LogLevel::Warn, &format!("tollbooth: budget not settled: {e}"));
+        host.log(
+            LogLevel::Warn,
+            &format!("tollbooth: budget not settled: {e}"),
+        );
     }
     let mut metrics = shared.metrics.borrow_mut();
     metrics.budget_races(host, s.lost_races);

@@ -2,8 +2,8 @@
 //! streams past (or held, fail-closed), parsed at its end; unmeterable requests passed through or
 //! refused.
 
-use super::copy::{copy_body, over_budget};
 use super::budget::Admission;
+use super::copy::{copy_body, over_budget};
 use super::{is_json, too_large, HttpFilter, Metering, Shared, State};
 use crate::attribution::attribute;
 use crate::host::{Action, Body, Host, LogLevel, Map};
@@ -109,10 +109,14 @@ impl HttpFilter {
                 );
             }
         }
-        let run = cfg.budgets.as_ref().and_then(|b| b.runs.as_ref()).and_then(|r| {
-            let v = host.header(Map::RequestHeaders, &r.header).ok().flatten()?;
-            crate::attribution::clean_value(&v)
-        });
+        let run = cfg
+            .budgets
+            .as_ref()
+            .and_then(|b| b.runs.as_ref())
+            .and_then(|r| {
+                let v = host.header(Map::RequestHeaders, &r.header).ok().flatten()?;
+                crate::attribution::clean_value(&v)
+            });
         // A budget may refuse the request or rewrite it: hold the body until it is judged.
         let hold_request = hold_for_rewrite || cfg.budgets.is_some();
         self.state = State::Metering(Box::new(Metering {

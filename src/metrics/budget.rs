@@ -40,15 +40,26 @@ impl Recorder {
 
     /// One finished request's outcome (`good` or a kind of waste) and its cost.
     pub fn goodput(&mut self, host: &mut impl Host, tenant: &str, outcome: &str, cost_pico: u128) {
-        let base = format!("{}.outcome.{}", self.tenant_base(tenant), tag_value(outcome));
+        let base = format!(
+            "{}.outcome.{}",
+            self.tenant_base(tenant),
+            tag_value(outcome)
+        );
         self.add(host, &format!("{base}.requests"), 1);
         let name = format!("{base}.cost_micro_usd");
-        let micros = self.cost_carry.entry(name.clone()).or_default().add(cost_pico);
+        let micros = self
+            .cost_carry
+            .entry(name.clone())
+            .or_default()
+            .add(cost_pico);
         self.add(host, &name, micros);
     }
 
     pub fn cost_per_good_request(&mut self, host: &mut impl Host, tenant: &str, micro_usd: u64) {
-        let name = format!("{}.cost_per_good_request_micro_usd", self.tenant_base(tenant));
+        let name = format!(
+            "{}.cost_per_good_request_micro_usd",
+            self.tenant_base(tenant)
+        );
         let id = match self.gauges.get(&name) {
             Some(id) => *id,
             None => match host.define_gauge(&name) {

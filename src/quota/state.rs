@@ -427,22 +427,20 @@ impl Counters {
         .min()
     }
 
-    /// Nothing left that a fresh state would not also have: no bucket use, no open
-    /// reservation, and no window use that still counts at `now_s`. Lifetime totals are not
-    /// considered: a run's state is dropped by age instead.
-    pub fn is_idle(&self, now_s: u64) -> bool {
-        let fresh = Counters {
-            day: calendar::day(now_s),
-            month: calendar::month(now_s),
-            ..Counters::default()
-        };
+    /// Nothing left that matters under `limits` (call [`Counters::refresh`] first): no
+    /// bucket use, no open reservation, and no use in a window that a limit still counts.
+    /// Lifetime totals are not considered: a run's state is dropped by age instead.
+    pub fn is_idle(&self, limits: &Limits, now_s: u64) -> bool {
+        let today = self.day == calendar::day(now_s);
+        let this_month = self.month == calendar::month(now_s);
+        let day_counts = limits.tokens_per_day.is_some() || limits.usd_per_day.is_some();
         self.requests == 0
             && self.tokens == 0
             && self.input == 0
             && self.output == 0
             && self.pending.is_empty()
-            && (self.day != fresh.day || (self.tokens_day == 0 && self.usd_day == 0))
-            && (self.month != fresh.month || self.usd_month == 0)
+            && !(day_counts && today && (self.tokens_day > 0 || self.usd_day > 0))
+            && !(limits.usd_per_month.is_some() && this_month && self.usd_month > 0)
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -238,12 +238,16 @@ fn a_state_is_idle_once_buckets_drain_and_windows_pass() {
     c.settle(&r, &demand(100, 100, 0), T0_MS / 1000);
     c.refresh(&l, T0_MS + 60_000);
     assert!(
-        !c.is_idle((T0_MS + 60_000) / 1000),
+        !c.is_idle(&l, (T0_MS + 60_000) / 1000),
         "today's 200 tokens still count"
+    );
+    assert!(
+        c.is_idle(&Limits::default(), (T0_MS + 60_000) / 1000),
+        "unless no limit counts them"
     );
     let tomorrow = T0_MS + 86_400_000;
     c.refresh(&l, tomorrow);
-    assert!(c.is_idle(tomorrow / 1000));
+    assert!(c.is_idle(&l, tomorrow / 1000));
 }
 
 #[test]

@@ -13,9 +13,19 @@ fn each_api_gets_its_own_output_field() {
     // Field names from each API reference: OpenAI chat `max_completion_tokens`/`max_tokens`,
     // Completions and Anthropic Messages `max_tokens`, Responses `max_output_tokens`, Gemini
     // `generationConfig.maxOutputTokens`, Bedrock Converse `inferenceConfig.maxTokens`.
-    let v = run(Api::OpenAiChat, json!({"model": "gpt-4o", "messages": []}), Some(9), None);
+    let v = run(
+        Api::OpenAiChat,
+        json!({"model": "gpt-4o", "messages": []}),
+        Some(9),
+        None,
+    );
     assert_eq!(v["max_tokens"], 9);
-    let v = run(Api::OpenAiChat, json!({"model": "o3-mini", "messages": []}), Some(9), None);
+    let v = run(
+        Api::OpenAiChat,
+        json!({"model": "o3-mini", "messages": []}),
+        Some(9),
+        None,
+    );
     assert_eq!(v["max_completion_tokens"], 9);
     assert!(v.get("max_tokens").is_none());
     let v = run(
@@ -25,12 +35,30 @@ fn each_api_gets_its_own_output_field() {
         None,
     );
     assert_eq!(v["max_completion_tokens"], 9);
-    let v = run(Api::AnthropicMessages, json!({"model": "claude", "max_tokens": 1024}), Some(9), None);
+    let v = run(
+        Api::AnthropicMessages,
+        json!({"model": "claude", "max_tokens": 1024}),
+        Some(9),
+        None,
+    );
     assert_eq!(v["max_tokens"], 9);
-    let v = run(Api::OpenAiResponses, json!({"model": "gpt-4o", "input": "hi"}), Some(9), None);
+    let v = run(
+        Api::OpenAiResponses,
+        json!({"model": "gpt-4o", "input": "hi"}),
+        Some(9),
+        None,
+    );
     assert_eq!(v["max_output_tokens"], 9);
-    let v = run(Api::Gemini, json!({"contents": [], "generationConfig": {"temperature": 1}}), Some(9), None);
-    assert_eq!(v["generationConfig"], json!({"temperature": 1, "maxOutputTokens": 9}));
+    let v = run(
+        Api::Gemini,
+        json!({"contents": [], "generationConfig": {"temperature": 1}}),
+        Some(9),
+        None,
+    );
+    assert_eq!(
+        v["generationConfig"],
+        json!({"temperature": 1, "maxOutputTokens": 9})
+    );
     let v = run(Api::BedrockConverse, json!({"messages": []}), Some(9), None);
     assert_eq!(v["inferenceConfig"]["maxTokens"], 9);
     assert!(apply(Api::OpenAiEmbeddings, false, b"{}", Some(1), None).is_err());
@@ -38,7 +66,12 @@ fn each_api_gets_its_own_output_field() {
 
 #[test]
 fn the_model_is_rewritten_only_where_the_body_names_it() {
-    let v = run(Api::OpenAiChat, json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}), None, Some("gpt-4o-mini"));
+    let v = run(
+        Api::OpenAiChat,
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}),
+        None,
+        Some("gpt-4o-mini"),
+    );
     assert_eq!(v["model"], "gpt-4o-mini");
     assert_eq!(v["messages"][0]["content"], "x");
     assert!(apply(Api::Gemini, true, b"{\"contents\":[]}", None, Some("m")).is_err());
