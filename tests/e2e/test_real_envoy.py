@@ -42,7 +42,7 @@ def wasm_filter(doc: dict) -> dict:
 
 
 class Envoy:
-    def __init__(self, headers_mode: bool):
+    def __init__(self, headers_mode: bool, plugin_overrides: dict | None = None):
         self.mock = harness._spawn([harness._bin("mock-llm"), "--listen", "127.0.0.1:0"])
         mock_port = int(self.mock.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
         self.mock_url = f"http://127.0.0.1:{mock_port}"
@@ -61,6 +61,7 @@ class Envoy:
         cfg["allow_on_headers_stop_iteration"] = headers_mode
         plugin = json.loads(cfg["configuration"]["value"])
         plugin["allow_on_headers_stop_iteration"] = headers_mode
+        plugin.update(plugin_overrides or {})
         cfg["configuration"]["value"] = json.dumps(plugin)
         self.dir = tempfile.TemporaryDirectory(prefix="tollbooth-envoy-")
         config_path = Path(self.dir.name) / "envoy.yaml"
@@ -178,3 +179,38 @@ def test_real_envoy_streams_anthropic(envoy):
                                                     {"content-type": "application/json", "x-tenant-id": "acme"})
     assert status == 200
     assert trailers.get("x-llm-cost-usd") == anthropic_cost(CLAUDE, direct.usage), envoy.log()
+
+
+@pytest.mark.parametrize("headers_mode", [True, False], ids=["allow_on_headers_stop_iteration", "default-mode"])
+def test_real_envoy_enforces_a_budget_across_its_workers(headers_mode):
+    """Budgets in a real Envoy with two workers (three VMs with the main thread's) sharing one
+    shared-data store: exactly the limit is admitted, with OpenAI's rate-limit headers; the next
+    request is refused locally, as the SDK's RateLimitError, and never reaches the upstream."""
+    budgets = {"tenants": {"budgeted": {"requests_per_minute": 3}}}
+    envoy = Envoy(headers_mode, {"budgets": budgets})
+    try:
+        sdk = openai.OpenAI(base_url=envoy.url + "/v1", api_key="sk-envoy-test", max_retries=0,
+                            default_headers={"x-tenant-id": "budgeted"})
+        for i in range(3):
+            raw = sdk.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+            assert raw.status_code == 200, envoy.log()
+            assert raw.headers["x-ratelimit-limit-requests"] == "3"
+            assert raw.headers["x-ratelimit-remaining-requests"] == str(2 - i), envoy.log()
+        with pytest.raises(openai.RateLimitError) as refused:
+            sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        e = refused.value
+        assert e.status_code == 429
+        # 3 per minute: one comes back every 20 s, and the bucket refills in real time, so the
+        # wait is at most 20 s.
+        assert 1 <= int(e.response.headers["retry-after"]) <= 20
+        assert e.body["code"] == "rate_limit_exceeded"
+        assert e.body["message"].startswith(
+            "Rate limit reached for tenant budgeted on requests per minute: limit 3, used 3, requested 1.")
+        with urllib.request.urlopen(envoy.mock_url + "/__mock/requests", timeout=10) as r:
+            upstream = [x for x in json.loads(r.read())["requests"] if x["path"] == "/v1/chat/completions"]
+        assert len(upstream) == 3, envoy.log()
+        stats = envoy.stats()
+        key = "wasmcustom.tollbooth.tenant.budgeted.limit.requests_per_minute.refused_requests"
+        assert stats.get(key) == "1", sorted(k for k in stats if "tollbooth" in k)
+    finally:
+        envoy.close()
