@@ -490,11 +490,11 @@ fn goodput_splits_good_answers_from_waste() {
     })
     .unwrap();
     let c = |n: &str| host.counter(&format!("tollbooth.tenant.acme.outcome.{n}"));
-    assert_eq!(c("good.requests"), Some(1));
-    assert_eq!(c("length.requests"), Some(1));
-    assert_eq!(c("error.requests"), Some(1));
+    assert_eq!(c("good.goodput_requests"), Some(1));
+    assert_eq!(c("length.goodput_requests"), Some(1));
+    assert_eq!(c("error.goodput_requests"), Some(1));
     // 8 × $0.15 + 5 × $0.60 per million = $0.0000042 → 4 micro-USD (with carry).
-    assert_eq!(c("good.cost_micro_usd"), Some(4));
+    assert_eq!(c("good.goodput_cost_micro_usd"), Some(4));
     assert_eq!(
         host.gauge("tollbooth.tenant.acme.cost_per_good_request_micro_usd"),
         Some(4)

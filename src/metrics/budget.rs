@@ -4,7 +4,8 @@
 //!   `<limit>` is `requests_per_minute`, `tokens_per_day`, `usd_per_month`, `run_max_usd`,
 //!   `loop`, `spike`, `model`…;
 //! - `<prefix>.tenant.<tenant>.spikes`: spend spikes detected (once per tenant and minute);
-//! - `<prefix>.tenant.<tenant>.outcome.<outcome>.requests` and `….cost_micro_usd`, where
+//! - `<prefix>.tenant.<tenant>.outcome.<outcome>.goodput_requests` and
+//!   `….goodput_cost_micro_usd`, where
 //!   `<outcome>` is `good` (2xx, finished by a stop or a tool call) or the waste: `error`,
 //!   `length`, `content_filter`, `aborted`, `other`;
 //! - gauge `<prefix>.tenant.<tenant>.cost_per_good_request_micro_usd` (all workers' average,
@@ -45,8 +46,8 @@ impl Recorder {
             self.tenant_base(tenant),
             tag_value(outcome)
         );
-        self.add(host, &format!("{base}.requests"), 1);
-        let name = format!("{base}.cost_micro_usd");
+        self.add(host, &format!("{base}.goodput_requests"), 1);
+        let name = format!("{base}.goodput_cost_micro_usd");
         let micros = self
             .cost_carry
             .entry(name.clone())

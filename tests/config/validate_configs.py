@@ -276,7 +276,7 @@ REASONS = ["bad_json", "no_usage", "negative_usage", "too_large"]
 
 def test_tag_regexes_use_a_portable_subset(bootstrap: Bootstrap) -> None:
     specs = dict(tag_specifiers(bootstrap))
-    assert set(specs) == {"llm_tenant", "llm_model", "llm_invalid_reason"}
+    assert set(specs) == {"llm_tenant", "llm_model", "llm_limit", "llm_outcome", "llm_invalid_reason"}
     for regex in specs.values():
         # Plain groups, classes, escapes and anchors mean the same in std::regex (ECMAScript), RE2 and re.
         assert "(?" not in regex and "\\d" not in regex and "\\w" not in regex, regex
@@ -295,6 +295,27 @@ def test_tenant_and_model_tags(bootstrap: Bootstrap, tenant: str, model: str) ->
         assert tags == {"llm_tenant": tenant, "llm_model": model}, name
         assert residual == f"wasmcustom.{prefix}.{field}", name
         # RE2 semantics (whole-name match) give the same result.
+        assert all(re.fullmatch(rx, name) for tag, rx in specs if tag in tags), name
+
+
+LIMITS = ["requests_per_minute", "usd_per_month", "run_max_usd", "loop"]
+OUTCOMES = ["good", "length", "content_filter", "aborted"]
+
+
+@pytest.mark.parametrize("tenant", TENANTS)
+def test_budget_and_goodput_tags(bootstrap: Bootstrap, tenant: str) -> None:
+    """Budget metrics (src/metrics/budget.rs) get the tenant and their limit or outcome as tags."""
+    prefix = metrics_prefix(bootstrap)
+    specs = tag_specifiers(bootstrap)
+    cases = [(f"limit.{l}.{field}", {"llm_limit": l}, field) for l in LIMITS for field in ("refused_requests", "shadow_refusals")]
+    cases += [(f"outcome.{o}.{field}", {"llm_outcome": o}, field) for o in OUTCOMES
+              for field in ("goodput_requests", "goodput_cost_micro_usd")]
+    cases += [(field, {}, field) for field in ("spikes", "cost_per_good_request_micro_usd")]
+    for rest, extra, field in cases:
+        name = f"wasmcustom.{prefix}.tenant.{tenant}.{rest}"
+        residual, tags = extract_tags(name, specs)
+        assert tags == {"llm_tenant": tenant, **extra}, name
+        assert residual == f"wasmcustom.{prefix}.{field}", name
         assert all(re.fullmatch(rx, name) for tag, rx in specs if tag in tags), name
 
 
