@@ -1,7 +1,8 @@
 """tollbooth demo: a mock OpenAI-compatible upstream, the proxy-wasm host running the real
 tollbooth.wasm (2 worker VMs, like an Envoy with 2 workers), and traffic from several tenants,
 one of them through the OpenAI Python SDK. Prints what each client was told it cost, then a
-per-tenant table read from the filter's metrics. Run with `make demo`."""
+per-tenant table read from the filter's metrics; then budgets: a tenant over its rate limit
+and an agent run stopped by loop detection. Run with `make demo`."""
 
 from __future__ import annotations
 
@@ -125,6 +126,82 @@ def main() -> None:
         print(f"  headers carry x-llm-cost-usd: {'x-llm-cost-usd' in headers}")
         for k, v in sorted(trailers.items()):
             print(f"  trailer {k}: {v}")
+
+    budgets_demo()
+
+
+# Budgets for the last part of the demo, on tenants of their own (a loop rule applies to every
+# tenant, so the traffic above runs without budgets).
+BUDGETS = {
+    "tenants": {"startup": {"requests_per_minute": 3, "tokens_per_minute": 20000}},
+    "runs": {"header": "x-agent-run-id", "max_usd": "0.50"},
+    "loops": {"threshold": 3, "window_seconds": 300},
+}
+
+
+def budgets_demo() -> None:
+    config = {**json.loads(harness.EXAMPLE_CONFIG.read_text()), "budgets": BUDGETS}
+    with harness.start(config, headers_mode=True) as stack:
+        print("\nBudgets (a fresh host with this `budgets` section):")
+        print("  " + json.dumps(BUDGETS))
+        print("\nTenant startup has 3 requests per minute; the OpenAI SDK (retries off) sends 4:")
+        sdk = openai.OpenAI(base_url=stack.url + "/v1", api_key="sk-demo-startup", max_retries=0,
+                            default_headers={"x-tenant-id": "startup"})
+        for i in range(1, 5):
+            question = [{"role": "user", "content": f"Question {i}: what is our burn rate?"}]
+            try:
+                raw = sdk.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=question, max_tokens=200)
+            except openai.RateLimitError as e:
+                h = e.response.headers
+                print(f"  request {i}: {e.status_code}  retry-after: {h.get('retry-after')}  "
+                      f"retry-after-ms: {h.get('retry-after-ms')}  ({type(e).__name__}, code {e.code})")
+                print(f"    {e.body['message']}")
+                continue
+            raw.parse()
+            h = raw.headers
+            print(f"  request {i}: {raw.status_code}  " + "  ".join(
+                f"{k}: {h.get(k)}" for k in ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+                                             "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")))
+            if i == 1:
+                limits = "  ".join(f"{k}: {h.get(k)}" for k in ("x-ratelimit-limit-requests", "x-ratelimit-limit-tokens"))
+                print(f"    (OpenAI's rate-limit headers; {limits})")
+
+        print("\nAn agent run (x-agent-run-id: run-42 of tenant agents) stuck in a loop, re-sending the same")
+        print("conversation; loop detection stops it at the 3rd repeat, a changed conversation passes:")
+        stuck = [{"role": "system", "content": "You are a coding agent."},
+                 {"role": "user", "content": "The build still fails. Try the same fix again."}]
+        agent = openai.OpenAI(base_url=stack.url + "/v1", api_key="sk-demo-agents", max_retries=2,
+                              default_headers={"x-tenant-id": "agents", "x-agent-run-id": "run-42"})
+        for i in range(1, 4):
+            try:
+                agent.chat.completions.create(model="gpt-4o", messages=stuck)
+                print(f"  step {i}: 200")
+            except openai.RateLimitError as e:
+                h = e.response.headers
+                print(f"  step {i}: {e.status_code}  x-should-retry: {h.get('x-should-retry')}  retry-after: {h.get('retry-after')}")
+                print(f"    {e.body['message']}")
+        changed = [*stuck, {"role": "assistant", "content": "Same error."}, {"role": "user", "content": "Read the log first."}]
+        agent.chat.completions.create(model="gpt-4o", messages=changed)
+        print("  step 4 (changed conversation): 200")
+
+        print("\nPer-tenant requests and refusals, from the filter's metrics:\n")
+        table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        refused: dict[str, dict[str, int]] = defaultdict(dict)
+        for name, value in stack.stats().items():
+            parts = name.split(".")
+            if len(parts) != 7 or parts[:3] != ["wasmcustom", "tollbooth", "tenant"]:
+                continue
+            if parts[4] == "model":
+                table[parts[3]][parts[6]] += value
+            elif parts[4] == "limit" and parts[6] == "refused_requests" and value:
+                refused[parts[3]][parts[5]] = value
+                table[parts[3]]["refused"] += value
+        print(f"  {'tenant':<18} {'requests':>8} {'cost USD':>12} {'refused':>8}  by limit")
+        for tenant in sorted(table):
+            t = table[tenant]
+            cost = Decimal(t["cost_micro_usd"]) / Decimal(1_000_000)
+            by = ", ".join(f"{k} {v}" for k, v in sorted(refused[tenant].items())) or "-"
+            print(f"  {tenant:<18} {t['requests']:>8} {cost:>12.6f} {t['refused']:>8}  {by}")
 
 
 if __name__ == "__main__":
