@@ -129,6 +129,7 @@ fn worker_threads_racing_on_one_budget_never_overshoot() {
         let admitted: u32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(admitted, 150, "round {round}: 240 requests, limit 150");
         lost = host.counter("tollbooth.budget.cas_retries").unwrap_or(0);
+        eprintln!("round {round}: 150 of 240 admitted, {lost} compare-and-swap races lost");
         if lost > 0 {
             break;
         }
