@@ -39,4 +39,6 @@ pub fn sweep_key(b: &Budgets) -> String {
 }
 
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;
