@@ -228,6 +228,8 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
     if !slots.contains(&tslot.as_str()) && (b.loops.is_some() || b.spikes.is_some()) {
         slots.insert(0, &tslot);
     }
+    // The loop sighting recorded in the tenant's slot, to take back if a later slot refuses.
+    let mut sighted = None;
     for slot in slots {
         let in_slot: Vec<&Part<'_>> = parts.iter().filter(|p| p.slot == slot).collect();
         let is_tenant_slot = slot == tslot;
@@ -240,14 +242,19 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
         match result {
             Err(e) => {
                 release(host, &admitted.holds, now_s);
+                forget_sighting(host, &tslot, ask, sighted);
                 return Verdict::Unavailable(e.to_string());
             }
             Ok(((Err(mut refused), _), races)) => {
                 release(host, &admitted.holds, now_s);
+                forget_sighting(host, &tslot, ask, sighted);
                 refused.lost_races = admitted.lost_races + races;
                 return Verdict::Refuse(refused);
             }
             Ok(((Ok(done), d), races)) => {
+                if is_tenant_slot && b.loops.is_some() {
+                    sighted = ask.fingerprint;
+                }
                 admitted.lost_races += races;
                 if d.output < demand.output {
                     admitted.max_tokens = Some(d.output);
@@ -307,7 +314,7 @@ fn reserve_in_slot(
     };
     if tenant_slot {
         if let (Some(rule), Some(fp)) = (&b.loops, ask.fingerprint) {
-            let key = format!("l:{}:{}", ask.tenant, ask.run.unwrap_or(""));
+            let key = loop_key(ask);
             let mut seen = slot
                 .entries
                 .get(&key)
@@ -457,6 +464,27 @@ fn soft_downgrade(host: &mut impl Host, parts: &[Part<'_>], now_ms: u64) -> Opti
         }
     }
     None
+}
+
+fn loop_key(ask: &Ask<'_>) -> String {
+    format!("l:{}:{}", ask.tenant, ask.run.unwrap_or(""))
+}
+
+/// Takes back the loop sighting of a request that a later slot refused: a refused request
+/// (and the client's retries of it) is not a repeat of the conversation.
+fn forget_sighting(host: &mut impl Host, tslot: &str, ask: &Ask<'_>, fingerprint: Option<u64>) {
+    let Some(fp) = fingerprint else { return };
+    let key = loop_key(ask);
+    let _ = update(host, tslot, |s| {
+        let Some(mut seen) = s.entries.get(&key).and_then(|v| Sightings::decode(v)) else {
+            return ((), false);
+        };
+        let changed = seen.unsee(fp);
+        if changed {
+            s.entries.insert(key.clone(), seen.encode());
+        }
+        ((), changed)
+    });
 }
 
 /// Cancels reservations already made when a later slot refuses.

@@ -34,3 +34,28 @@ fn a_refusal_in_a_later_slot_refunds_the_tenant_bucket_once() {
     refused(admit(&mut h, &b, &ask("acme", 450, Some(451)), T0));
     admitted(admit(&mut h, &b, &ask("acme", 450, Some(450)), T0));
 }
+
+/// Retries of a request that another slot refused are not sightings of a loop: only requests
+/// that were let through count.
+#[test]
+fn requests_refused_by_another_slot_are_not_loop_sightings() {
+    let b = budgets(
+        r#"{"attributes": {"team": {"search": {"requests_per_minute": 1}}},
+            "loops": {"threshold": 3, "window_seconds": 600}}"#,
+    );
+    assert_ne!(tenant_slot(&b, "acme"), attribute_slot(&b, "a:team=search"));
+    let mut h = vm(&FakeHost::default(), &b);
+    let attrs = team("search");
+    let a = Ask {
+        attributes: &attrs,
+        fingerprint: Some(7),
+        ..ask("acme", 1, Some(1))
+    };
+    admitted(admit(&mut h, &b, &a, T0));
+    for i in 1..=3 {
+        let r = refused(admit(&mut h, &b, &a, T0 + i * 1000));
+        assert_eq!(r.limit, "requests_per_minute", "retry {i}");
+    }
+    // One request went through so far: this is the second sighting.
+    admitted(admit(&mut h, &b, &a, T0 + 61_000));
+}
