@@ -59,3 +59,49 @@ fn requests_refused_by_another_slot_are_not_loop_sightings() {
     // One request went through so far: this is the second sighting.
     admitted(admit(&mut h, &b, &a, T0 + 61_000));
 }
+
+/// A soft budget's spend is state the sweep must keep: dropping it would end the downgrade
+/// for the rest of the day.
+#[test]
+fn the_sweep_keeps_a_spent_soft_budget() {
+    let b = budgets(
+        r#"{"tenants": {"acme": {"requests_per_minute": 60, "soft_usd_per_day": "0.01", "downgrade_to": "small"}}}"#,
+    );
+    let mut h = vm(&FakeHost::default(), &b);
+    let first = admitted(admit(&mut h, &b, &ask("acme", 1000, Some(1000)), T0));
+    let used = crate::quota::Demand {
+        input: 1000,
+        output: 1000,
+        nano_usd: 12_500_000,
+    };
+    settle(
+        &mut h,
+        &b,
+        "acme",
+        &first.holds,
+        &Outcome { used, good: true },
+        T0 + 1000,
+    );
+    let second = admitted(admit(&mut h, &b, &ask("acme", 1000, Some(1000)), T0 + 2000));
+    assert_eq!(
+        second.model.as_deref(),
+        Some("small"),
+        "$0.0125 of $0.01 spent"
+    );
+    settle(
+        &mut h,
+        &b,
+        "acme",
+        &second.holds,
+        &Outcome { used, good: true },
+        T0 + 3000,
+    );
+    sweep(&mut h, &b, T0 + 600_000).unwrap();
+    let third = admitted(admit(
+        &mut h,
+        &b,
+        &ask("acme", 1000, Some(1000)),
+        T0 + 601_000,
+    ));
+    assert_eq!(third.model.as_deref(), Some("small"), "still spent today");
+}
