@@ -105,3 +105,21 @@ fn the_sweep_keeps_a_spent_soft_budget() {
     ));
     assert_eq!(third.model.as_deref(), Some("small"), "still spent today");
 }
+
+/// A run whose request is still in flight is not idle, whatever `idle_seconds` says: sweeping
+/// it would forget what the run already used.
+#[test]
+fn the_sweep_keeps_a_run_with_a_request_in_flight() {
+    let b = budgets(r#"{"runs": {"header": "x-run", "idle_seconds": 60, "max_requests": 2}}"#);
+    let mut h = vm(&FakeHost::default(), &b);
+    let run = Ask {
+        run: Some("r1"),
+        ..ask("acme", 1, Some(1))
+    };
+    admitted(admit(&mut h, &b, &run, T0));
+    // The first request streams for minutes; the sweep runs meanwhile.
+    sweep(&mut h, &b, T0 + 120_000).unwrap();
+    admitted(admit(&mut h, &b, &run, T0 + 121_000));
+    let r = refused(admit(&mut h, &b, &run, T0 + 122_000));
+    assert_eq!(r.limit, "run_max_requests");
+}

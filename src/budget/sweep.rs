@@ -79,7 +79,11 @@ fn is_stale(b: &Budgets, subject: &str, value: &[u8], now_ms: u64, now_s: u64) -
         }
         Some("r:") => {
             let idle = b.runs.as_ref().map_or(0, |r| r.idle_seconds);
-            Counters::decode(value).is_none_or(|c| c.touched_s + idle <= now_s)
+            // A request still in flight (its reservation not expired) keeps the run alive.
+            Counters::decode(value).is_none_or(|c| {
+                c.touched_s.saturating_add(idle) <= now_s
+                    && c.pending.iter().all(|p| p.expires_s <= now_s)
+            })
         }
         Some("l:") => {
             let window = b.loops.as_ref().map_or(0, |l| l.window_seconds);
