@@ -457,8 +457,12 @@ fn soft_downgrade(host: &mut impl Host, parts: &[Part<'_>], now_ms: u64) -> Opti
             .and_then(|v| Counters::decode(v))
             .unwrap_or_default();
         c.refresh(&part.limits, now_ms);
-        let pending: u64 = c.pending.iter().map(|x| x.nano_usd).sum();
-        let spent = |used: u64, soft: Option<u64>| soft.is_some_and(|s| used + pending >= s);
+        let pending = c
+            .pending
+            .iter()
+            .fold(0u64, |sum, x| sum.saturating_add(x.nano_usd));
+        let spent =
+            |used: u64, soft: Option<u64>| soft.is_some_and(|s| used.saturating_add(pending) >= s);
         if spent(c.usd_day, p.soft_usd_per_day) || spent(c.usd_month, p.soft_usd_per_month) {
             return Some(target.clone());
         }

@@ -123,3 +123,31 @@ fn the_sweep_keeps_a_run_with_a_request_in_flight() {
     let r = refused(admit(&mut h, &b, &run, T0 + 122_000));
     assert_eq!(r.limit, "run_max_requests");
 }
+
+/// A request asking for an absurd `max_tokens` reserves a saturated cost; the soft-budget
+/// check must not overflow on it (a panic in debug builds, a wrapped sum that skips the
+/// downgrade in release builds).
+#[test]
+fn a_saturated_reservation_does_not_overflow_the_soft_budget_check() {
+    let b =
+        budgets(r#"{"tenants": {"acme": {"soft_usd_per_day": "0.01", "downgrade_to": "small"}}}"#);
+    let mut h = vm(&FakeHost::default(), &b);
+    let first = admitted(admit(&mut h, &b, &ask("acme", 10, Some(10)), T0));
+    let used = crate::quota::Demand {
+        input: 10,
+        output: 10,
+        nano_usd: 1000,
+    };
+    settle(
+        &mut h,
+        &b,
+        "acme",
+        &first.holds,
+        &Outcome { used, good: true },
+        T0,
+    );
+    let huge = admitted(admit(&mut h, &b, &ask("acme", 10, Some(u64::MAX)), T0));
+    assert_eq!(huge.holds[0].reservation.demand.nano_usd, u64::MAX);
+    let next = admitted(admit(&mut h, &b, &ask("acme", 10, Some(10)), T0));
+    assert_eq!(next.model.as_deref(), Some("small"));
+}
