@@ -197,7 +197,12 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
                         format!("max_tokens above {cap} for {}", part.label),
                     ));
                 } else {
-                    output = output.min(cap);
+                    // A request without max_tokens is given the cap, not the default estimate.
+                    output = if ask.max_tokens.is_none() && admitted.max_tokens.is_none() {
+                        cap
+                    } else {
+                        output.min(cap)
+                    };
                     admitted.max_tokens = Some(output);
                 }
             }

@@ -151,3 +151,15 @@ fn a_saturated_reservation_does_not_overflow_the_soft_budget_check() {
     let next = admitted(admit(&mut h, &b, &ask("acme", 10, Some(10)), T0));
     assert_eq!(next.model.as_deref(), Some("small"));
 }
+
+/// A request without `max_tokens` is given the policy's cap (as documented: "larger (or
+/// missing) asks are lowered to it"), not the smaller default output estimate.
+#[test]
+fn a_missing_max_tokens_is_set_to_the_cap() {
+    let b =
+        budgets(r#"{"default_output_tokens": 1000, "tenants": {"acme": {"max_tokens": 8000}}}"#);
+    let mut h = vm(&FakeHost::default(), &b);
+    let a = admitted(admit(&mut h, &b, &ask("acme", 10, None), T0));
+    assert_eq!(a.max_tokens, Some(8000));
+    assert_eq!(a.holds[0].reservation.demand.output, 8000);
+}
