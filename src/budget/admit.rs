@@ -211,7 +211,11 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
     // Soft budgets: read (no write) whether one is spent, and downgrade.
     let mut model = ask.model.to_string();
     if let Some(target) = soft_downgrade(host, &parts, now_ms) {
-        if target != model {
+        // Never to a model that a policy the request falls under does not allow.
+        let allowed = parts
+            .iter()
+            .all(|p| p.shadow || p.policy.is_none_or(|p| p.allows_model(&target)));
+        if target != model && allowed {
             model = target.clone();
             admitted.model = Some(target);
         }

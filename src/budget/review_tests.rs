@@ -163,3 +163,28 @@ fn a_missing_max_tokens_is_set_to_the_cap() {
     assert_eq!(a.max_tokens, Some(8000));
     assert_eq!(a.holds[0].reservation.demand.output, 8000);
 }
+
+/// A downgrade never sends a model that a policy the request falls under denies.
+#[test]
+fn a_downgrade_respects_the_other_policies_model_lists() {
+    let b = budgets(
+        r#"{"tenants": {"acme": {"soft_usd_per_day": "0.01", "usd_per_day": "1", "downgrade_to": "small"}},
+            "attributes": {"team": {"search": {"deny_models": ["small"]}}}}"#,
+    );
+    let mut h = vm(&FakeHost::default(), &b);
+    // $0.0125 reserved: past the soft $0.01.
+    admitted(admit(&mut h, &b, &ask("acme", 1000, Some(1000)), T0));
+    assert_eq!(
+        admitted(admit(&mut h, &b, &ask("acme", 1000, Some(1000)), T0))
+            .model
+            .as_deref(),
+        Some("small")
+    );
+    let attrs = team("search");
+    let a = Ask {
+        attributes: &attrs,
+        ..ask("acme", 1000, Some(1000))
+    };
+    let a = admitted(admit(&mut h, &b, &a, T0));
+    assert_eq!(a.model, None, "`small` is denied to team search");
+}
