@@ -82,7 +82,7 @@ impl HttpFilter {
                         &format!("tollbooth: spend spike in progress for tenant {tenant}"),
                     );
                 }
-                let rewritten = rewrite_for(host, m, body, &a, &info.model);
+                let rewritten = rewrite_for(host, m, body, &a, info);
                 m.budget = Some(a);
                 Admission::Go(rewritten)
             }
@@ -187,17 +187,20 @@ fn rewrite_for(
     m: &Metering,
     body: &[u8],
     a: &Admitted,
-    model: &str,
+    info: &RequestInfo,
 ) -> Option<Vec<u8>> {
     if a.max_tokens.is_none() && a.model.is_none() {
         return None;
     }
+    let model = &info.model;
     let path_model = m.endpoint.model.is_some();
+    // The budget's output limit covers every choice; the request's field is per choice.
+    let per_choice = a.max_tokens.map(|n| (n / info.choices.max(1)).max(1));
     match rewrite::apply(
         m.endpoint.api,
         path_model,
         body,
-        a.max_tokens,
+        per_choice,
         a.model.as_deref(),
     ) {
         Ok(b) => {

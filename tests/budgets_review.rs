@@ -1,0 +1,77 @@
+//! Review of the budget enforcement through the real `tollbooth.wasm`: each test pins a bug
+//! found in review (it failed before the fix next to it).
+
+use serde_json::{json, Value};
+use tollbooth_host::Host;
+use tollbooth_integration::*;
+
+/// 2026-11-22T10:00:00Z.
+const T0_NS: u64 = 1_795_341_600_000_000_000;
+
+fn config(extra: Value, budgets: Value) -> String {
+    let mut doc = json!({
+        "tenant": {"header": "x-tenant"},
+        "default_prices": false,
+        "prices": {
+            "gpt-4o-mini": {"input": "0.15", "output": "0.60"},
+            "gemini-2.0-flash": {"input": "0.10", "output": "0.40"},
+            "gemini-2.0-flash-lite": {"input": "0.075", "output": "0.30"}
+        },
+        "budgets": budgets,
+    });
+    if let (Some(d), Some(e)) = (doc.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            d.insert(k.clone(), v.clone());
+        }
+    }
+    doc.to_string()
+}
+
+fn host_at(mode: (StopMode, bool), workers: usize, cfg: &str) -> Host {
+    let h = host(mode, workers, cfg);
+    h.clock().set(T0_NS);
+    h
+}
+
+/// A Chat Completions response with this usage (shape from the API reference's example).
+fn answer(prompt: u64, completion: u64) -> Response {
+    json_ok(&json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "ok"}}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": prompt + completion}
+    }))
+}
+
+/// What the upstream received as JSON, when the request got there.
+fn sent(x: &Exchange) -> Option<Value> {
+    x.upstream
+        .as_ref()
+        .map(|up| serde_json::from_slice(&up.body).unwrap())
+}
+
+/// `n` choices share the output the policy allows: the per-choice `max_tokens` sent upstream
+/// never exceeds what the client asked for, and all choices together stay within the cap.
+#[test]
+fn a_cap_is_shared_by_the_choices_of_a_request() {
+    for mode in MODES {
+        let cfg = config(json!({}), json!({"tenants": {"acme": {"max_tokens": 300}}}));
+        let mut host = host_at(mode, 1, &cfg);
+        for asked in [Some(100), None] {
+            let mut payload = json!({"model": "gpt-4o-mini", "n": 4,
+                "messages": [{"role": "user", "content": "hi"}]});
+            if let Some(n) = asked {
+                payload["max_tokens"] = json!(n);
+            }
+            let r = chat(&payload).header("x-tenant", "acme");
+            let x = host.roundtrip(0, &r, |_| answer(8, 20)).unwrap();
+            assert_eq!(x.status, 200, "{mode:?}");
+            let per_choice = sent(&x).unwrap()["max_tokens"].as_u64().unwrap();
+            assert!(
+                per_choice * 4 <= 300 && asked.is_none_or(|a| per_choice <= a),
+                "{mode:?}: asked {asked:?} for 4 choices, capped at 300 in all: sent {per_choice} each"
+            );
+        }
+    }
+}
