@@ -75,3 +75,35 @@ fn a_cap_is_shared_by_the_choices_of_a_request() {
         }
     }
 }
+
+/// A body too large to hold cannot be rewritten: the admission must not count on a rewrite
+/// (a clamped or capped `max_tokens`) that is never made.
+#[test]
+fn a_body_too_large_to_rewrite_is_not_admitted_as_if_rewritten() {
+    for mode in MODES {
+        let cfg = config(
+            json!({"buffer_limit_bytes": 2048}),
+            json!({"tenants": {
+                "capped": {"max_tokens": 100},
+                "clamped": {"tokens_per_minute": 3000, "clamp_max_tokens": true}}}),
+        );
+        let mut host = host_at(mode, 1, &cfg);
+        let long = "word ".repeat(800);
+        for (tenant, limit) in [("capped", 100), ("clamped", 3000)] {
+            let r = chat(&json!({"model": "gpt-4o-mini", "max_tokens": 5000,
+                "messages": [{"role": "user", "content": long}]}))
+            .header("x-tenant", tenant)
+            .chunking(Chunking::Fixed(1000));
+            let x = host.roundtrip(0, &r, |_| answer(800, 5)).unwrap();
+            assert!(!x.stalled, "{mode:?}");
+            if let Some(v) = sent(&x) {
+                let max = v["max_tokens"].as_u64().unwrap();
+                assert!(
+                    max <= limit,
+                    "{mode:?} {tenant}: admitted with max_tokens {max} (status {})",
+                    x.status
+                );
+            }
+        }
+    }
+}

@@ -22,6 +22,8 @@ pub struct Ask<'a> {
     pub max_tokens: Option<u64>,
     /// Worst-case pico-USD per input and output token for a model (`None`: unpriced).
     pub price: &'a dyn Fn(&str) -> Option<(u64, u64)>,
+    /// The body is held whole, so its output limit can be rewritten (capped, clamped).
+    pub rewritable: bool,
 }
 
 /// One reservation to settle: in `slot`, subject `subject` under `limits`.
@@ -51,7 +53,8 @@ pub struct Admitted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub why: Refusal,
-    /// 429, or 403 for a model the policy does not allow.
+    /// 429, 403 for a model the policy does not allow, 400 for a max_tokens cap that cannot be
+    /// applied.
     pub status: u32,
     pub message: String,
     pub retry_after_ms: Option<u64>,
@@ -196,6 +199,19 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
                         "max_tokens",
                         format!("max_tokens above {cap} for {}", part.label),
                     ));
+                } else if !ask.rewritable {
+                    // The cap cannot be applied: refuse rather than let the request past it.
+                    return Verdict::Refuse(Refused {
+                        why: Refusal::TooLarge,
+                        status: 400,
+                        message: format!(
+                            "max_tokens is missing or above {cap}, the most allowed for {}, and the request is too large for the gateway to lower it. Set max_tokens (for all choices together) to at most {cap}.",
+                            part.label
+                        ),
+                        retry_after_ms: None,
+                        limit: "max_tokens",
+                        lost_races: 0,
+                    });
                 } else {
                     // A request without max_tokens is given the cap, not the default estimate.
                     output = if ask.max_tokens.is_none() && admitted.max_tokens.is_none() {
@@ -396,7 +412,7 @@ fn reserve_in_slot(
             let token_limit = !e.which.is_usd()
                 && e.which != Which::RequestsPerMinute
                 && e.which != Which::RunRequests;
-            if clamp && token_limit && !part.shadow {
+            if clamp && token_limit && !part.shadow && ask.rewritable {
                 if let Some(room) = c.output_room(&part.limits, d.input) {
                     if room >= b.min_output_tokens && room < d.output {
                         let trial = Demand {

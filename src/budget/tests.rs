@@ -34,6 +34,7 @@ pub(super) fn ask<'a>(tenant: &'a str, input: u64, max_tokens: Option<u64>) -> A
         input_tokens: input,
         max_tokens,
         price: &price,
+        rewritable: true,
     }
 }
 

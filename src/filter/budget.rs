@@ -29,6 +29,7 @@ impl HttpFilter {
         shared: &Shared,
         body: &[u8],
         info: &RequestInfo,
+        held: bool,
     ) -> Admission {
         let (Some(b), State::Metering(m)) = (&shared.config.budgets, &mut self.state) else {
             return Admission::Go(None);
@@ -64,6 +65,7 @@ impl HttpFilter {
             input_tokens: input,
             max_tokens,
             price: &price,
+            rewritable: held,
         };
         let now = now_ms(host);
         let verdict = budget::admit(host, b, &ask, now);
@@ -94,12 +96,15 @@ impl HttpFilter {
                     LogLevel::Info,
                     &format!("tollbooth: refused ({}): {}", r.limit, r.message),
                 );
-                let action = if r.status == 403 {
-                    let (body, extra) =
-                        errors::invalid_request(self.provider, &r.message, "model_not_allowed");
+                let action = if r.status != 429 {
+                    let code = match r.limit {
+                        "model" => "model_not_allowed",
+                        _ => "max_tokens_not_allowed",
+                    };
+                    let (body, extra) = errors::invalid_request(self.provider, &r.message, code);
                     let mut headers = vec![("content-type", "application/json")];
                     headers.extend(extra);
-                    self.local_reply(host, 403, &headers, &body)
+                    self.local_reply(host, r.status, &headers, &body)
                 } else {
                     self.refuse(host, r.why, &r.message, r.retry_after_ms)
                 };
