@@ -107,3 +107,42 @@ fn a_body_too_large_to_rewrite_is_not_admitted_as_if_rewritten() {
         }
     }
 }
+
+/// Gemini names its model in the path: a spent soft budget cannot downgrade it, and that
+/// must not cost the request its max_tokens cap (nor price its reservation as the cheaper
+/// model).
+#[test]
+fn a_downgrade_the_path_prevents_keeps_the_cap() {
+    let cfg = config(
+        json!({}),
+        json!({"tenants": {"acme": {"soft_usd_per_day": "0.000001", "usd_per_day": "10",
+            "downgrade_to": "gemini-2.0-flash-lite", "max_tokens": 50}}}),
+    );
+    let mut host = host_at(MODES[0], 1, &cfg);
+    let r = Request::post(
+        "/v1beta/models/gemini-2.0-flash:generateContent",
+        serde_json::to_vec(&json!({
+            "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "generationConfig": {"maxOutputTokens": 1000}}))
+        .unwrap(),
+    )
+    .header("content-type", "application/json")
+    .header("x-tenant", "acme");
+    let reply = || {
+        json_ok(&json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]},
+                            "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5,
+                              "totalTokenCount": 15},
+            "modelVersion": "gemini-2.0-flash"}))
+    };
+    for i in 0..2 {
+        let x = host.roundtrip(0, &r, |_| reply()).unwrap();
+        assert_eq!(x.status, 200, "request {i}");
+        let v = sent(&x).unwrap();
+        assert_eq!(
+            v["generationConfig"]["maxOutputTokens"], 50,
+            "request {i}: capped"
+        );
+    }
+}

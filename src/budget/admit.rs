@@ -24,6 +24,8 @@ pub struct Ask<'a> {
     pub price: &'a dyn Fn(&str) -> Option<(u64, u64)>,
     /// The body is held whole, so its output limit can be rewritten (capped, clamped).
     pub rewritable: bool,
+    /// The model can be rewritten as well (a downgrade): the body names it, not the path.
+    pub model_rewritable: bool,
 }
 
 /// One reservation to settle: in `slot`, subject `subject` under `limits`.
@@ -226,7 +228,11 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
     }
     // Soft budgets: read (no write) whether one is spent, and downgrade.
     let mut model = ask.model.to_string();
-    if let Some(target) = soft_downgrade(host, &parts, now_ms) {
+    let downgrade = ask
+        .model_rewritable
+        .then(|| soft_downgrade(host, &parts, now_ms))
+        .flatten();
+    if let Some(target) = downgrade {
         // Never to a model that a policy the request falls under does not allow.
         let allowed = parts
             .iter()

@@ -35,6 +35,7 @@ pub(super) fn ask<'a>(tenant: &'a str, input: u64, max_tokens: Option<u64>) -> A
         max_tokens,
         price: &price,
         rewritable: true,
+        model_rewritable: true,
     }
 }
 

@@ -66,6 +66,8 @@ impl HttpFilter {
             max_tokens,
             price: &price,
             rewritable: held,
+            // Gemini, Vertex, Bedrock and Azure deployments name the model in the path.
+            model_rewritable: held && m.endpoint.model.is_none(),
         };
         let now = now_ms(host);
         let verdict = budget::admit(host, b, &ask, now);
