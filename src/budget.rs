@@ -12,7 +12,7 @@ mod admit;
 mod settle;
 mod sweep;
 
-pub use admit::{admit, Admitted, Ask, Refused, Verdict};
+pub use admit::{admit, enforcing, Admitted, Ask, Refused, Verdict};
 pub use settle::{settle, Outcome, Settled};
 pub use sweep::{sweep, SWEEP_PERIOD_MS};
 

@@ -146,3 +146,36 @@ fn a_downgrade_the_path_prevents_keeps_the_cap() {
         );
     }
 }
+
+/// Shadow policies refuse nothing, not even when shared data fails under `fail_mode: closed`.
+#[test]
+fn shadow_policies_do_not_refuse_when_shared_data_fails() {
+    let cfg = config(
+        json!({}),
+        json!({"fail_mode": "closed",
+               "tenants": {"acme": {"requests_per_minute": 10, "shadow": true},
+                           "enforced": {"requests_per_minute": 10}}}),
+    );
+    let mut host = host_at(MODES[0], 1, &cfg);
+    // Every slot read is followed by a competing write: each compare-and-swap loses.
+    let data = host.shared_data().clone();
+    let store = data.clone();
+    data.on_get(move |key| {
+        if key.ends_with("/sweep") {
+            return None;
+        }
+        store.get(key).map(|(v, _)| v)
+    });
+    let ask = |tenant: &str| {
+        chat(&json!({"model": "gpt-4o-mini", "max_tokens": 5,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .header("x-tenant", tenant)
+    };
+    let x = host
+        .roundtrip(0, &ask("enforced"), |_| answer(8, 5))
+        .unwrap();
+    assert_eq!(x.status, 429, "fail-closed for an enforced policy");
+    let x = host.roundtrip(0, &ask("acme"), |_| answer(8, 5)).unwrap();
+    assert_eq!(x.status, 200, "a shadow policy blocks nothing");
+    data.clear_hook();
+}

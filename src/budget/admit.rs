@@ -170,6 +170,14 @@ fn describe(e: &Exceeded, label: &str) -> (Refusal, String) {
     }
 }
 
+/// Whether something `ask` falls under may refuse it: not everything is in shadow mode.
+pub fn enforcing(b: &Budgets, ask: &Ask<'_>) -> bool {
+    parts(b, ask).iter().any(|p| !p.shadow)
+        || b.loops
+            .is_some_and(|l| !l.shadow && ask.fingerprint.is_some())
+        || b.spikes.is_some_and(|s| s.throttle)
+}
+
 /// Reserves `ask` against every policy it falls under at `now_ms`, or says why not.
 pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> Verdict {
     let now_s = now_ms / 1000;

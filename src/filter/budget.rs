@@ -71,6 +71,8 @@ impl HttpFilter {
         };
         let now = now_ms(host);
         let verdict = budget::admit(host, b, &ask, now);
+        // Shadow policies refuse nothing, not even when the budget state is unavailable.
+        let fail_closed = b.fail_closed && budget::enforcing(b, &ask);
         let tenant = m.attribution.tenant.clone();
         let mut metrics = shared.metrics.borrow_mut();
         match verdict {
@@ -115,7 +117,7 @@ impl HttpFilter {
             Verdict::Unavailable(e) => {
                 metrics.budget_error(host);
                 drop(metrics);
-                if b.fail_closed {
+                if fail_closed {
                     host.log(
                         LogLevel::Error,
                         &format!("tollbooth: budget state unavailable, request refused: {e}"),
