@@ -12,7 +12,7 @@ mod admit;
 mod settle;
 mod sweep;
 
-pub use admit::{admit, Admitted, Ask, Refused, Verdict};
+pub use admit::{admit, enforcing, Admitted, Ask, Refused, Verdict};
 pub use settle::{settle, Outcome, Settled};
 pub use sweep::{sweep, SWEEP_PERIOD_MS};
 
@@ -38,5 +38,7 @@ pub fn sweep_key(b: &Budgets) -> String {
     format!("tollbooth/v1/{}/{}/sweep", b.namespace, b.slots)
 }
 
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod tests;

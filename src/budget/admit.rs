@@ -22,6 +22,10 @@ pub struct Ask<'a> {
     pub max_tokens: Option<u64>,
     /// Worst-case pico-USD per input and output token for a model (`None`: unpriced).
     pub price: &'a dyn Fn(&str) -> Option<(u64, u64)>,
+    /// The body is held whole, so its output limit can be rewritten (capped, clamped).
+    pub rewritable: bool,
+    /// The model can be rewritten as well (a downgrade): the body names it, not the path.
+    pub model_rewritable: bool,
 }
 
 /// One reservation to settle: in `slot`, subject `subject` under `limits`.
@@ -51,7 +55,8 @@ pub struct Admitted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub why: Refusal,
-    /// 429, or 403 for a model the policy does not allow.
+    /// 429, 403 for a model the policy does not allow, 400 for a max_tokens cap that cannot be
+    /// applied.
     pub status: u32,
     pub message: String,
     pub retry_after_ms: Option<u64>,
@@ -165,6 +170,14 @@ fn describe(e: &Exceeded, label: &str) -> (Refusal, String) {
     }
 }
 
+/// Whether something `ask` falls under may refuse it: not everything is in shadow mode.
+pub fn enforcing(b: &Budgets, ask: &Ask<'_>) -> bool {
+    parts(b, ask).iter().any(|p| !p.shadow)
+        || b.loops
+            .is_some_and(|l| !l.shadow && ask.fingerprint.is_some())
+        || b.spikes.is_some_and(|s| s.throttle)
+}
+
 /// Reserves `ask` against every policy it falls under at `now_ms`, or says why not.
 pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> Verdict {
     let now_s = now_ms / 1000;
@@ -196,8 +209,26 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
                         "max_tokens",
                         format!("max_tokens above {cap} for {}", part.label),
                     ));
+                } else if !ask.rewritable {
+                    // The cap cannot be applied: refuse rather than let the request past it.
+                    return Verdict::Refuse(Refused {
+                        why: Refusal::TooLarge,
+                        status: 400,
+                        message: format!(
+                            "max_tokens is missing or above {cap}, the most allowed for {}, and the request is too large for the gateway to lower it. Set max_tokens (for all choices together) to at most {cap}.",
+                            part.label
+                        ),
+                        retry_after_ms: None,
+                        limit: "max_tokens",
+                        lost_races: 0,
+                    });
                 } else {
-                    output = output.min(cap);
+                    // A request without max_tokens is given the cap, not the default estimate.
+                    output = if ask.max_tokens.is_none() && admitted.max_tokens.is_none() {
+                        cap
+                    } else {
+                        output.min(cap)
+                    };
                     admitted.max_tokens = Some(output);
                 }
             }
@@ -205,8 +236,16 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
     }
     // Soft budgets: read (no write) whether one is spent, and downgrade.
     let mut model = ask.model.to_string();
-    if let Some(target) = soft_downgrade(host, &parts, now_ms) {
-        if target != model {
+    let downgrade = ask
+        .model_rewritable
+        .then(|| soft_downgrade(host, &parts, now_ms))
+        .flatten();
+    if let Some(target) = downgrade {
+        // Never to a model that a policy the request falls under does not allow.
+        let allowed = parts
+            .iter()
+            .all(|p| p.shadow || p.policy.is_none_or(|p| p.allows_model(&target)));
+        if target != model && allowed {
             model = target.clone();
             admitted.model = Some(target);
         }
@@ -228,6 +267,8 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
     if !slots.contains(&tslot.as_str()) && (b.loops.is_some() || b.spikes.is_some()) {
         slots.insert(0, &tslot);
     }
+    // The loop sighting recorded in the tenant's slot, to take back if a later slot refuses.
+    let mut sighted = None;
     for slot in slots {
         let in_slot: Vec<&Part<'_>> = parts.iter().filter(|p| p.slot == slot).collect();
         let is_tenant_slot = slot == tslot;
@@ -240,14 +281,19 @@ pub fn admit(host: &mut impl Host, b: &Budgets, ask: &Ask<'_>, now_ms: u64) -> V
         match result {
             Err(e) => {
                 release(host, &admitted.holds, now_s);
+                forget_sighting(host, &tslot, ask, sighted);
                 return Verdict::Unavailable(e.to_string());
             }
             Ok(((Err(mut refused), _), races)) => {
                 release(host, &admitted.holds, now_s);
+                forget_sighting(host, &tslot, ask, sighted);
                 refused.lost_races = admitted.lost_races + races;
                 return Verdict::Refuse(refused);
             }
             Ok(((Ok(done), d), races)) => {
+                if is_tenant_slot && b.loops.is_some() {
+                    sighted = ask.fingerprint;
+                }
                 admitted.lost_races += races;
                 if d.output < demand.output {
                     admitted.max_tokens = Some(d.output);
@@ -307,7 +353,7 @@ fn reserve_in_slot(
     };
     if tenant_slot {
         if let (Some(rule), Some(fp)) = (&b.loops, ask.fingerprint) {
-            let key = format!("l:{}:{}", ask.tenant, ask.run.unwrap_or(""));
+            let key = loop_key(ask);
             let mut seen = slot
                 .entries
                 .get(&key)
@@ -380,7 +426,7 @@ fn reserve_in_slot(
             let token_limit = !e.which.is_usd()
                 && e.which != Which::RequestsPerMinute
                 && e.which != Which::RunRequests;
-            if clamp && token_limit && !part.shadow {
+            if clamp && token_limit && !part.shadow && ask.rewritable {
                 if let Some(room) = c.output_room(&part.limits, d.input) {
                     if room >= b.min_output_tokens && room < d.output {
                         let trial = Demand {
@@ -450,13 +496,38 @@ fn soft_downgrade(host: &mut impl Host, parts: &[Part<'_>], now_ms: u64) -> Opti
             .and_then(|v| Counters::decode(v))
             .unwrap_or_default();
         c.refresh(&part.limits, now_ms);
-        let pending: u64 = c.pending.iter().map(|x| x.nano_usd).sum();
-        let spent = |used: u64, soft: Option<u64>| soft.is_some_and(|s| used + pending >= s);
+        let pending = c
+            .pending
+            .iter()
+            .fold(0u64, |sum, x| sum.saturating_add(x.nano_usd));
+        let spent =
+            |used: u64, soft: Option<u64>| soft.is_some_and(|s| used.saturating_add(pending) >= s);
         if spent(c.usd_day, p.soft_usd_per_day) || spent(c.usd_month, p.soft_usd_per_month) {
             return Some(target.clone());
         }
     }
     None
+}
+
+fn loop_key(ask: &Ask<'_>) -> String {
+    format!("l:{}:{}", ask.tenant, ask.run.unwrap_or(""))
+}
+
+/// Takes back the loop sighting of a request that a later slot refused: a refused request
+/// (and the client's retries of it) is not a repeat of the conversation.
+fn forget_sighting(host: &mut impl Host, tslot: &str, ask: &Ask<'_>, fingerprint: Option<u64>) {
+    let Some(fp) = fingerprint else { return };
+    let key = loop_key(ask);
+    let _ = update(host, tslot, |s| {
+        let Some(mut seen) = s.entries.get(&key).and_then(|v| Sightings::decode(v)) else {
+            return ((), false);
+        };
+        let changed = seen.unsee(fp);
+        if changed {
+            s.entries.insert(key.clone(), seen.encode());
+        }
+        ((), changed)
+    });
 }
 
 /// Cancels reservations already made when a later slot refuses.

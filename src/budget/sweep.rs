@@ -48,12 +48,20 @@ pub fn sweep(host: &mut impl Host, b: &Budgets, now_ms: u64) -> Result<Option<u6
     Ok(Some(dropped))
 }
 
-fn limits_of<'b>(b: &'b Budgets, subject: &str) -> Option<&'b Limits> {
-    if let Some(tenant) = subject.strip_prefix("t:") {
-        return b.tenant_policy(tenant).map(|p| &p.limits);
-    }
-    let (name, value) = subject.strip_prefix("a:")?.split_once('=')?;
-    b.attribute_policy(name, value).map(|p| &p.limits)
+/// The limits whose state a subject must keep: its policy's, with a soft budget counting
+/// like a hard one (the day's or month's spend decides the downgrade).
+fn limits_of(b: &Budgets, subject: &str) -> Option<Limits> {
+    let policy = match subject.strip_prefix("t:") {
+        Some(tenant) => b.tenant_policy(tenant),
+        None => {
+            let (name, value) = subject.strip_prefix("a:")?.split_once('=')?;
+            b.attribute_policy(name, value)
+        }
+    }?;
+    let mut limits = policy.limits.clone();
+    limits.usd_per_day = limits.usd_per_day.or(policy.soft_usd_per_day);
+    limits.usd_per_month = limits.usd_per_month.or(policy.soft_usd_per_month);
+    Some(limits)
 }
 
 fn is_stale(b: &Budgets, subject: &str, value: &[u8], now_ms: u64, now_s: u64) -> bool {
@@ -65,14 +73,17 @@ fn is_stale(b: &Budgets, subject: &str, value: &[u8], now_ms: u64, now_s: u64) -
             if c.touched_s + MAX_AGE_S <= now_s {
                 return true;
             }
-            let none = Limits::default();
-            let limits = limits_of(b, subject).unwrap_or(&none);
-            c.refresh(limits, now_ms);
-            c.is_idle(limits, now_s)
+            let limits = limits_of(b, subject).unwrap_or_default();
+            c.refresh(&limits, now_ms);
+            c.is_idle(&limits, now_s)
         }
         Some("r:") => {
             let idle = b.runs.as_ref().map_or(0, |r| r.idle_seconds);
-            Counters::decode(value).is_none_or(|c| c.touched_s + idle <= now_s)
+            // A request still in flight (its reservation not expired) keeps the run alive.
+            Counters::decode(value).is_none_or(|c| {
+                c.touched_s.saturating_add(idle) <= now_s
+                    && c.pending.iter().all(|p| p.expires_s <= now_s)
+            })
         }
         Some("l:") => {
             let window = b.loops.as_ref().map_or(0, |l| l.window_seconds);

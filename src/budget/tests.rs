@@ -7,16 +7,16 @@ use crate::quota::Demand;
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 // 2026-11-22T10:00:00Z.
-const T0: u64 = 1_795_341_600_000;
+pub(super) const T0: u64 = 1_795_341_600_000;
 
-fn budgets(json: &str) -> Budgets {
+pub(super) fn budgets(json: &str) -> Budgets {
     let doc = format!(r#"{{"attributes": {{"team": "x-team"}}, "budgets": {json}}}"#);
     Config::parse(doc.as_bytes()).unwrap().budgets.unwrap()
 }
 
 /// $2.50 / $10 per million tokens (2_500_000 and 10_000_000 pico-USD per token) for
 /// `big`, a tenth of that for `small`.
-fn price(model: &str) -> Option<(u64, u64)> {
+pub(super) fn price(model: &str) -> Option<(u64, u64)> {
     match model {
         "big" => Some((2_500_000, 10_000_000)),
         "small" => Some((250_000, 1_000_000)),
@@ -24,7 +24,7 @@ fn price(model: &str) -> Option<(u64, u64)> {
     }
 }
 
-fn ask<'a>(tenant: &'a str, input: u64, max_tokens: Option<u64>) -> Ask<'a> {
+pub(super) fn ask<'a>(tenant: &'a str, input: u64, max_tokens: Option<u64>) -> Ask<'a> {
     Ask {
         tenant,
         attributes: &[],
@@ -34,10 +34,12 @@ fn ask<'a>(tenant: &'a str, input: u64, max_tokens: Option<u64>) -> Ask<'a> {
         input_tokens: input,
         max_tokens,
         price: &price,
+        rewritable: true,
+        model_rewritable: true,
     }
 }
 
-fn vm(shared: &FakeHost, b: &Budgets) -> FakeHost {
+pub(super) fn vm(shared: &FakeHost, b: &Budgets) -> FakeHost {
     let mut h = FakeHost {
         shared: shared.shared.clone(),
         ..FakeHost::default()
@@ -46,14 +48,14 @@ fn vm(shared: &FakeHost, b: &Budgets) -> FakeHost {
     h
 }
 
-fn admitted(v: Verdict) -> Admitted {
+pub(super) fn admitted(v: Verdict) -> Admitted {
     match v {
         Verdict::Admit(a) => a,
         other => panic!("expected admission, got {other:?}"),
     }
 }
 
-fn refused(v: Verdict) -> Refused {
+pub(super) fn refused(v: Verdict) -> Refused {
     match v {
         Verdict::Refuse(r) => r,
         other => panic!("expected a refusal, got {other:?}"),

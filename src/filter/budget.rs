@@ -29,6 +29,7 @@ impl HttpFilter {
         shared: &Shared,
         body: &[u8],
         info: &RequestInfo,
+        held: bool,
     ) -> Admission {
         let (Some(b), State::Metering(m)) = (&shared.config.budgets, &mut self.state) else {
             return Admission::Go(None);
@@ -64,9 +65,14 @@ impl HttpFilter {
             input_tokens: input,
             max_tokens,
             price: &price,
+            rewritable: held,
+            // Gemini, Vertex, Bedrock and Azure deployments name the model in the path.
+            model_rewritable: held && m.endpoint.model.is_none(),
         };
         let now = now_ms(host);
         let verdict = budget::admit(host, b, &ask, now);
+        // Shadow policies refuse nothing, not even when the budget state is unavailable.
+        let fail_closed = b.fail_closed && budget::enforcing(b, &ask);
         let tenant = m.attribution.tenant.clone();
         let mut metrics = shared.metrics.borrow_mut();
         match verdict {
@@ -82,7 +88,7 @@ impl HttpFilter {
                         &format!("tollbooth: spend spike in progress for tenant {tenant}"),
                     );
                 }
-                let rewritten = rewrite_for(host, m, body, &a, &info.model);
+                let rewritten = rewrite_for(host, m, body, &a, info);
                 m.budget = Some(a);
                 Admission::Go(rewritten)
             }
@@ -94,12 +100,15 @@ impl HttpFilter {
                     LogLevel::Info,
                     &format!("tollbooth: refused ({}): {}", r.limit, r.message),
                 );
-                let action = if r.status == 403 {
-                    let (body, extra) =
-                        errors::invalid_request(self.provider, &r.message, "model_not_allowed");
+                let action = if r.status != 429 {
+                    let code = match r.limit {
+                        "model" => "model_not_allowed",
+                        _ => "max_tokens_not_allowed",
+                    };
+                    let (body, extra) = errors::invalid_request(self.provider, &r.message, code);
                     let mut headers = vec![("content-type", "application/json")];
                     headers.extend(extra);
-                    self.local_reply(host, 403, &headers, &body)
+                    self.local_reply(host, r.status, &headers, &body)
                 } else {
                     self.refuse(host, r.why, &r.message, r.retry_after_ms)
                 };
@@ -108,7 +117,7 @@ impl HttpFilter {
             Verdict::Unavailable(e) => {
                 metrics.budget_error(host);
                 drop(metrics);
-                if b.fail_closed {
+                if fail_closed {
                     host.log(
                         LogLevel::Error,
                         &format!("tollbooth: budget state unavailable, request refused: {e}"),
@@ -187,17 +196,20 @@ fn rewrite_for(
     m: &Metering,
     body: &[u8],
     a: &Admitted,
-    model: &str,
+    info: &RequestInfo,
 ) -> Option<Vec<u8>> {
     if a.max_tokens.is_none() && a.model.is_none() {
         return None;
     }
+    let model = &info.model;
     let path_model = m.endpoint.model.is_some();
+    // The budget's output limit covers every choice; the request's field is per choice.
+    let per_choice = a.max_tokens.map(|n| (n / info.choices.max(1)).max(1));
     match rewrite::apply(
         m.endpoint.api,
         path_model,
         body,
-        a.max_tokens,
+        per_choice,
         a.model.as_deref(),
     ) {
         Ok(b) => {

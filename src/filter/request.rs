@@ -236,7 +236,7 @@ impl HttpFilter {
             Ok(info) => info,
             Err(problem) => return self.invalid_request(host, shared, problem),
         };
-        let rewritten = match self.admit(host, shared, &body, &info) {
+        let rewritten = match self.admit(host, shared, &body, &info, held.is_some()) {
             Admission::Refused(action) => return action,
             Admission::Go(rewritten) => rewritten,
         };

@@ -49,6 +49,25 @@ impl Sightings {
         1
     }
 
+    /// Takes back one sighting of `fingerprint` (its request was refused after all); false
+    /// when there is none to take back.
+    pub fn unsee(&mut self, fingerprint: u64) -> bool {
+        let Some(i) = self
+            .entries
+            .iter()
+            .position(|e| e.fingerprint == fingerprint)
+        else {
+            return false;
+        };
+        if let Some(e) = self.entries.get_mut(i) {
+            e.count = e.count.saturating_sub(1);
+            if e.count == 0 {
+                self.entries.remove(i);
+            }
+        }
+        true
+    }
+
     /// No window still open at `now_s`.
     pub fn is_idle(&self, now_s: u64, window_s: u64) -> bool {
         self.entries

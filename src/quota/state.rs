@@ -347,13 +347,11 @@ impl Counters {
         }
     }
 
-    /// Undoes a reservation entirely (the request was refused by another limit).
+    /// Undoes a reservation entirely (the request was refused by another limit). Settling it
+    /// as unused refunds the token buckets and the pending amounts; the request counts are
+    /// given back here.
     pub fn cancel(&mut self, r: &Reservation) {
-        let d = &r.demand;
         self.requests = self.requests.saturating_sub(TICKS);
-        self.tokens = self.tokens.saturating_sub(d.tokens().saturating_mul(TICKS));
-        self.input = self.input.saturating_sub(d.input.saturating_mul(TICKS));
-        self.output = self.output.saturating_sub(d.output.saturating_mul(TICKS));
         self.requests_total = self.requests_total.saturating_sub(1);
         self.settle(r, &Demand::default(), self.touched_s);
     }
