@@ -16,14 +16,20 @@ pub fn apply(
 ) -> Result<Vec<u8>, String> {
     let mut doc: Value = serde_json::from_slice(body).map_err(|e| format!("body: {e}"))?;
     let obj = doc.as_object_mut().ok_or("body is not a JSON object")?;
-    if let Some(n) = max_tokens {
-        set_output_limit(api, obj, n)?;
-    }
+    // The model first: the output limit's field depends on it.
     if let Some(m) = model {
         if path_model || !obj.contains_key("model") {
             return Err("the model is named by the path, not the body".into());
         }
         obj.insert("model".into(), Value::String(m.into()));
+        if api == Api::OpenAiChat && takes_completion_tokens(m) {
+            if let Some(n) = obj.remove("max_tokens") {
+                obj.entry("max_completion_tokens").or_insert(n);
+            }
+        }
+    }
+    if let Some(n) = max_tokens {
+        set_output_limit(api, obj, n)?;
     }
     serde_json::to_vec(&doc).map_err(|e| e.to_string())
 }

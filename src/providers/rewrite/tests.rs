@@ -77,3 +77,25 @@ fn the_model_is_rewritten_only_where_the_body_names_it() {
     assert!(apply(Api::Gemini, true, b"{\"contents\":[]}", None, Some("m")).is_err());
     assert!(apply(Api::OpenAiChat, false, b"[1]", None, Some("m")).is_err());
 }
+
+/// A downgrade to a reasoning model carries the output limit in the only field it takes:
+/// `max_tokens` is "not compatible with o-series models"
+/// (<https://platform.openai.com/docs/api-reference/chat/create#chat-create-max_tokens>).
+#[test]
+fn a_downgrade_to_a_reasoning_model_moves_the_output_limit() {
+    let body = json!({"model": "gpt-4o", "max_tokens": 500, "messages": []});
+    let v = run(Api::OpenAiChat, body.clone(), None, Some("o4-mini"));
+    assert_eq!(v["max_completion_tokens"], 500);
+    assert!(v.get("max_tokens").is_none(), "{v}");
+    let v = run(Api::OpenAiChat, body, Some(100), Some("o4-mini"));
+    assert_eq!(v["max_completion_tokens"], 100);
+    assert!(v.get("max_tokens").is_none(), "{v}");
+    let v = run(
+        Api::OpenAiChat,
+        json!({"model": "gpt-4o", "messages": []}),
+        Some(100),
+        Some("o4-mini"),
+    );
+    assert_eq!(v["max_completion_tokens"], 100);
+    assert!(v.get("max_tokens").is_none(), "{v}");
+}
