@@ -99,7 +99,8 @@ fn parts<'p>(b: &'p Budgets, ask: &Ask<'_>) -> Vec<Part<'p>> {
     if let (Some(run), Some(rule)) = (ask.run, &b.runs) {
         out.push(Part {
             slot: tslot.clone(),
-            subject: format!("r:{}:{run}", ask.tenant),
+            // The tenant's length keeps `acme` + run `x:y` apart from `acme:x` + run `y`.
+            subject: format!("r:{}:{}:{run}", ask.tenant.len(), ask.tenant),
             label: format!("run {run} of tenant {}", ask.tenant),
             limits: rule.limits.clone(),
             policy: None,
@@ -510,7 +511,12 @@ fn soft_downgrade(host: &mut impl Host, parts: &[Part<'_>], now_ms: u64) -> Opti
 }
 
 fn loop_key(ask: &Ask<'_>) -> String {
-    format!("l:{}:{}", ask.tenant, ask.run.unwrap_or(""))
+    format!(
+        "l:{}:{}:{}",
+        ask.tenant.len(),
+        ask.tenant,
+        ask.run.unwrap_or("")
+    )
 }
 
 /// Takes back the loop sighting of a request that a later slot refused: a refused request

@@ -193,6 +193,8 @@ impl Budgets {
 }
 
 const MAX_SLOTS: u32 = 65_536;
+/// The longest time setting accepted (windows, TTLs, idle times): a year.
+const YEAR_S: u64 = 365 * 86_400;
 
 pub(super) fn compile(
     raw: RawBudgets,
@@ -231,6 +233,12 @@ pub(super) fn compile(
         600,
         "budgets.reservation_ttl_seconds",
     )?;
+    if reservation_ttl_seconds > YEAR_S {
+        return Err(err(
+            "budgets.reservation_ttl_seconds",
+            format!("must be at most {YEAR_S} (a year)"),
+        ));
+    }
     let min_output_tokens = positive(raw.min_output_tokens, 16, "budgets.min_output_tokens")?;
     let mut tenants = BTreeMap::new();
     for (name, p) in raw.tenants {
@@ -264,11 +272,21 @@ pub(super) fn compile(
             }
             Some(LoopRule {
                 threshold: l.threshold,
-                window_seconds: positive(
-                    Some(l.window_seconds),
-                    0,
-                    "budgets.loops.window_seconds",
-                )?,
+                window_seconds: match l.window_seconds {
+                    0 => {
+                        return Err(err(
+                            "budgets.loops.window_seconds",
+                            "must be greater than 0",
+                        ))
+                    }
+                    w if w > YEAR_S => {
+                        return Err(err(
+                            "budgets.loops.window_seconds",
+                            format!("must be at most {YEAR_S} (a year)"),
+                        ))
+                    }
+                    w => w,
+                },
                 tail_messages: match l.tail_messages {
                     Some(0) => {
                         return Err(err("budgets.loops.tail_messages", "must be at least 1"))
@@ -325,8 +343,30 @@ fn usd(a: &Option<Amount>, field: &str) -> Result<Option<u64>, ConfigError> {
         .map(|v| v.map(|n| n.min(u64::MAX / 2)))
 }
 
+/// The largest count a limit may have: far above any real limit, and small enough that the
+/// per-minute arithmetic (1/60,000-unit ticks, `u64`) cannot saturate.
+const MAX_COUNT: u64 = 1_000_000_000_000;
+
+fn count(v: Option<u64>, field: &str) -> Result<Option<u64>, ConfigError> {
+    match v {
+        Some(n) if n > MAX_COUNT => Err(err(field, format!("must be at most {MAX_COUNT}"))),
+        other => Ok(other),
+    }
+}
+
 fn compile_policy(p: RawPolicy, field: &str) -> Result<Policy, ConfigError> {
     let f = |name: &str| format!("{field}.{name}");
+    let per_minute = [
+        (p.requests_per_minute, "requests_per_minute"),
+        (p.tokens_per_minute, "tokens_per_minute"),
+        (p.input_tokens_per_minute, "input_tokens_per_minute"),
+        (p.output_tokens_per_minute, "output_tokens_per_minute"),
+        (p.tokens_per_day, "tokens_per_day"),
+        (p.max_tokens, "max_tokens"),
+    ];
+    for (v, name) in per_minute {
+        count(v, &f(name))?;
+    }
     let limits = Limits {
         requests_per_minute: p.requests_per_minute,
         tokens_per_minute: p.tokens_per_minute,
@@ -379,6 +419,12 @@ fn compile_runs(r: RawRuns) -> Result<RunRule, ConfigError> {
     if header.is_empty() || header.starts_with(':') {
         return Err(err("budgets.runs.header", "must name a request header"));
     }
+    for (v, name) in [
+        (r.max_requests, "max_requests"),
+        (r.max_tokens, "max_tokens"),
+    ] {
+        count(v, &format!("budgets.runs.{name}"))?;
+    }
     Ok(RunRule {
         header,
         limits: Limits {
@@ -389,6 +435,12 @@ fn compile_runs(r: RawRuns) -> Result<RunRule, ConfigError> {
         },
         idle_seconds: match r.idle_seconds {
             Some(0) => return Err(err("budgets.runs.idle_seconds", "must be greater than 0")),
+            Some(s) if s > YEAR_S => {
+                return Err(err(
+                    "budgets.runs.idle_seconds",
+                    format!("must be at most {YEAR_S} (a year)"),
+                ))
+            }
             Some(s) => s,
             None => 86_400,
         },

@@ -88,6 +88,22 @@ fn budget_errors_name_their_field() {
     );
     assert_eq!(field(r#"{"budgets": {"slots": 0}}"#), "budgets.slots");
     assert_eq!(
+        field(r#"{"budgets": {"tenants": {"a": {"tokens_per_minute": 1000000000001}}}}"#),
+        "budgets.tenants.a.tokens_per_minute"
+    );
+    assert_eq!(
+        field(r#"{"budgets": {"loops": {"threshold": 2, "window_seconds": 99999999999}}}"#),
+        "budgets.loops.window_seconds"
+    );
+    assert_eq!(
+        field(r#"{"budgets": {"runs": {"header": "x-run", "idle_seconds": 99999999999}}}"#),
+        "budgets.runs.idle_seconds"
+    );
+    assert_eq!(
+        field(r#"{"budgets": {"reservation_ttl_seconds": 99999999999}}"#),
+        "budgets.reservation_ttl_seconds"
+    );
+    assert_eq!(
         field(r#"{"budgets": {"namespace": "a/b"}}"#),
         "budgets.namespace"
     );
