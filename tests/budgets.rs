@@ -4,11 +4,8 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use tollbooth_host::{Host, StopMode};
+use tollbooth_host::Host;
 use tollbooth_integration::*;
-
-/// 2026-11-22T10:00:00Z.
-const T0_NS: u64 = 1_795_341_600_000_000_000;
 
 /// A configuration with the tenant named by `x-tenant`, one priced model, and `budgets`.
 fn config(budgets: Value) -> String {
@@ -21,27 +18,10 @@ fn config(budgets: Value) -> String {
     .to_string()
 }
 
-fn host_at(mode: (StopMode, bool), workers: usize, cfg: &str) -> Host {
-    let h = host(mode, workers, cfg);
-    h.clock().set(T0_NS);
-    h
-}
-
 fn ask(tenant: &str, content: &str, max_tokens: u64) -> Request {
     chat(&json!({"model": "gpt-4o-mini", "max_tokens": max_tokens,
                  "messages": [{"role": "user", "content": content}]}))
     .header("x-tenant", tenant)
-}
-
-/// A Chat Completions response with this usage (shape from the API reference's example).
-fn answer(prompt: u64, completion: u64) -> Response {
-    json_ok(&json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "ok"}}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                  "total_tokens": prompt + completion}
-    }))
 }
 
 fn body(x: &Exchange) -> Value {
@@ -114,7 +94,7 @@ fn worker_threads_racing_on_one_budget_never_overshoot() {
                     let mut ok = 0;
                     for _ in 0..60 {
                         let x = w
-                            .roundtrip(&ask(&tenant, "hi", 5), |_| answer(8, 5))
+                            .roundtrip(&ask(&tenant, "hi", 5), |_| chat_answer(8, 5))
                             .unwrap();
                         match x.status {
                             200 => ok += 1,
@@ -151,7 +131,7 @@ fn token_overshoot_is_bounded_by_one_requests_estimation_error() {
                 .roundtrip(i % 2, &ask("acme", "Say hello", 100), |up| {
                     let v: Value = serde_json::from_slice(&up.body).unwrap();
                     assert_eq!(v["max_tokens"], 100);
-                    answer(10 + 50, 100)
+                    chat_answer(10 + 50, 100)
                 })
                 .unwrap();
             if x.status == 429 {
@@ -177,7 +157,7 @@ fn a_daily_budget_rolls_over_at_utc_midnight() {
     let mut admitted = 0;
     let refusal = loop {
         let x = host
-            .roundtrip(0, &ask("acme", &long, 1000), |_| answer(1000, 1000))
+            .roundtrip(0, &ask("acme", &long, 1000), |_| chat_answer(1000, 1000))
             .unwrap();
         if x.status == 429 {
             break x;
@@ -194,7 +174,7 @@ fn a_daily_budget_rolls_over_at_utc_midnight() {
     assert_eq!(body(&refusal)["error"]["code"], "insufficient_quota");
     host.advance(Duration::from_secs(day_end_s - 1));
     let again = |host: &mut Host| {
-        host.roundtrip(1, &ask("acme", &long, 1000), |_| answer(1000, 1000))
+        host.roundtrip(1, &ask("acme", &long, 1000), |_| chat_answer(1000, 1000))
             .unwrap()
             .status
     };
@@ -233,30 +213,30 @@ fn a_leaked_reservation_expires_and_budgets_survive_a_reload() {
     // The VMs are replaced mid-request: the reservation can never be settled.
     host.reload(config(budgets(400)).as_bytes()).unwrap();
     let x = host
-        .roundtrip(1, &ask("acme", "hi", 200), |_| answer(8, 1))
+        .roundtrip(1, &ask("acme", "hi", 200), |_| chat_answer(8, 1))
         .unwrap();
     assert_eq!(x.status, 429, "the leaked reservation still counts");
     // It expires within a reservation TTL (rounded up to 16 s).
     host.advance(Duration::from_secs(60 + 16));
     let x = host
-        .roundtrip(1, &ask("acme", "hi", 200), |_| answer(8, 2))
+        .roundtrip(1, &ask("acme", "hi", 200), |_| chat_answer(8, 2))
         .unwrap();
     assert_eq!(x.status, 200);
     let x = host
-        .roundtrip(0, &ask("acme", "hi", 400), |_| answer(8, 2))
+        .roundtrip(0, &ask("acme", "hi", 400), |_| chat_answer(8, 2))
         .unwrap();
     assert_eq!(x.status, 429, "10 used + 400 + the prompt asked, of 400");
     // A larger limit applies at once; what was used is kept.
     host.reload(config(budgets(100_000)).as_bytes()).unwrap();
     assert_eq!(
-        host.roundtrip(0, &ask("acme", "hi", 200), |_| answer(8, 2))
+        host.roundtrip(0, &ask("acme", "hi", 200), |_| chat_answer(8, 2))
             .unwrap()
             .status,
         200
     );
     host.reload(config(budgets(15)).as_bytes()).unwrap();
     let x = host
-        .roundtrip(0, &ask("acme", "hi", 1), |_| answer(8, 2))
+        .roundtrip(0, &ask("acme", "hi", 1), |_| chat_answer(8, 2))
         .unwrap();
     assert_eq!(x.status, 429, "20 used today: nothing left of 15");
 }
@@ -270,7 +250,7 @@ fn the_timer_sweeps_idle_subjects() {
     let empty = host.shared_data().get(key).unwrap().0;
     for t in ["a", "b", "c"] {
         assert_eq!(
-            host.roundtrip(0, &ask(t, "hi", 5), |_| answer(8, 5))
+            host.roundtrip(0, &ask(t, "hi", 5), |_| chat_answer(8, 5))
                 .unwrap()
                 .status,
             200
@@ -354,7 +334,7 @@ fn rate_limit_headers_are_on_every_metered_response() {
         );
         let mut host = host_at(mode, 2, &cfg);
         let x = host
-            .roundtrip(0, &ask("acme", "hi", 100), |_| answer(8, 5))
+            .roundtrip(0, &ask("acme", "hi", 100), |_| chat_answer(8, 5))
             .unwrap();
         assert_eq!(x.header("x-ratelimit-limit-requests"), Some("60"));
         assert_eq!(x.header("x-ratelimit-remaining-requests"), Some("59"));
@@ -397,7 +377,7 @@ fn shadow_mode_counts_and_blocks_nothing() {
     let mut host = host_at(MODES[0], 2, &cfg);
     for i in 0..5 {
         let x = host
-            .roundtrip(i % 2, &ask("acme", "hi", 5), |_| answer(8, 5))
+            .roundtrip(i % 2, &ask("acme", "hi", 5), |_| chat_answer(8, 5))
             .unwrap();
         assert_eq!(x.status, 200);
     }
@@ -426,12 +406,14 @@ fn a_looping_run_is_stopped() {
     };
     for (i, history) in ["plan a trip", "plan a trip again"].iter().enumerate() {
         let x = host
-            .roundtrip(i, &step(history, "error: timeout"), |_| answer(8, 5))
+            .roundtrip(i, &step(history, "error: timeout"), |_| chat_answer(8, 5))
             .unwrap();
         assert_eq!(x.status, 200);
     }
     let x = host
-        .roundtrip(0, &step("and again", "error: timeout"), |_| answer(8, 5))
+        .roundtrip(0, &step("and again", "error: timeout"), |_| {
+            chat_answer(8, 5)
+        })
         .unwrap();
     assert_eq!(x.status, 429);
     let v = body(&x);
@@ -444,7 +426,7 @@ fn a_looping_run_is_stopped() {
         Some(1)
     );
     let x = host
-        .roundtrip(1, &step("and again", "result: 42"), |_| answer(8, 5))
+        .roundtrip(1, &step("and again", "result: 42"), |_| chat_answer(8, 5))
         .unwrap();
     assert_eq!(x.status, 200, "a new tail");
 }
@@ -463,7 +445,7 @@ fn max_tokens_are_clamped_to_what_the_budget_leaves() {
         let x = host
             .roundtrip(0, &r, |up| {
                 seen = Some(up.clone());
-                answer(8, 5)
+                chat_answer(8, 5)
             })
             .unwrap();
         assert_eq!(x.status, 200, "{mode:?}");
@@ -480,7 +462,7 @@ fn max_tokens_are_clamped_to_what_the_budget_leaves() {
 fn goodput_splits_good_answers_from_waste() {
     let cfg = config(json!({"tenants": {"acme": {}}}));
     let mut host = host_at(MODES[0], 1, &cfg);
-    host.roundtrip(0, &ask("acme", "hi", 5), |_| answer(8, 5))
+    host.roundtrip(0, &ask("acme", "hi", 5), |_| chat_answer(8, 5))
         .unwrap();
     let cut = json_ok(&json!({"model": "gpt-4o-mini",
         "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "o"}}],

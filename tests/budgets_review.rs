@@ -2,11 +2,7 @@
 //! found in review (it failed before the fix next to it).
 
 use serde_json::{json, Value};
-use tollbooth_host::Host;
 use tollbooth_integration::*;
-
-/// 2026-11-22T10:00:00Z.
-const T0_NS: u64 = 1_795_341_600_000_000_000;
 
 fn config(extra: Value, budgets: Value) -> String {
     let mut doc = json!({
@@ -25,23 +21,6 @@ fn config(extra: Value, budgets: Value) -> String {
         }
     }
     doc.to_string()
-}
-
-fn host_at(mode: (StopMode, bool), workers: usize, cfg: &str) -> Host {
-    let h = host(mode, workers, cfg);
-    h.clock().set(T0_NS);
-    h
-}
-
-/// A Chat Completions response with this usage (shape from the API reference's example).
-fn answer(prompt: u64, completion: u64) -> Response {
-    json_ok(&json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "ok"}}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                  "total_tokens": prompt + completion}
-    }))
 }
 
 /// What the upstream received as JSON, when the request got there.
@@ -65,7 +44,7 @@ fn a_cap_is_shared_by_the_choices_of_a_request() {
                 payload["max_tokens"] = json!(n);
             }
             let r = chat(&payload).header("x-tenant", "acme");
-            let x = host.roundtrip(0, &r, |_| answer(8, 20)).unwrap();
+            let x = host.roundtrip(0, &r, |_| chat_answer(8, 20)).unwrap();
             assert_eq!(x.status, 200, "{mode:?}");
             let per_choice = sent(&x).unwrap()["max_tokens"].as_u64().unwrap();
             assert!(
@@ -94,7 +73,7 @@ fn a_body_too_large_to_rewrite_is_not_admitted_as_if_rewritten() {
                 "messages": [{"role": "user", "content": long}]}))
             .header("x-tenant", tenant)
             .chunking(Chunking::Fixed(1000));
-            let x = host.roundtrip(0, &r, |_| answer(800, 5)).unwrap();
+            let x = host.roundtrip(0, &r, |_| chat_answer(800, 5)).unwrap();
             assert!(!x.stalled, "{mode:?}");
             if let Some(v) = sent(&x) {
                 let max = v["max_tokens"].as_u64().unwrap();
@@ -172,10 +151,12 @@ fn shadow_policies_do_not_refuse_when_shared_data_fails() {
         .header("x-tenant", tenant)
     };
     let x = host
-        .roundtrip(0, &ask("enforced"), |_| answer(8, 5))
+        .roundtrip(0, &ask("enforced"), |_| chat_answer(8, 5))
         .unwrap();
     assert_eq!(x.status, 429, "fail-closed for an enforced policy");
-    let x = host.roundtrip(0, &ask("acme"), |_| answer(8, 5)).unwrap();
+    let x = host
+        .roundtrip(0, &ask("acme"), |_| chat_answer(8, 5))
+        .unwrap();
     assert_eq!(x.status, 200, "a shadow policy blocks nothing");
     data.clear_hook();
 }

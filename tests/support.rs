@@ -81,3 +81,25 @@ pub fn state(x: &Exchange) -> serde_json::Value {
         .expect("filter state wasm.tollbooth");
     serde_json::from_slice(raw).expect("filter state is JSON")
 }
+
+/// 2026-11-22T10:00:00Z, where the budget tests start their clock.
+pub const T0_NS: u64 = 1_795_341_600_000_000_000;
+
+/// [`host`] with the clock set to [`T0_NS`].
+pub fn host_at(mode: (StopMode, bool), workers: usize, config: &str) -> Host {
+    let h = host(mode, workers, config);
+    h.clock().set(T0_NS);
+    h
+}
+
+/// A Chat Completions response with this usage (shape from the API reference's example,
+/// https://platform.openai.com/docs/api-reference/chat/object).
+pub fn chat_answer(prompt: u64, completion: u64) -> Response {
+    json_ok(&serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "ok"}}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": prompt + completion}
+    }))
+}

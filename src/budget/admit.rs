@@ -355,11 +355,7 @@ fn reserve_in_slot(
     if tenant_slot {
         if let (Some(rule), Some(fp)) = (&b.loops, ask.fingerprint) {
             let key = loop_key(ask);
-            let mut seen = slot
-                .entries
-                .get(&key)
-                .and_then(|v| Sightings::decode(v))
-                .unwrap_or_default();
+            let mut seen = slot.read(&key, Sightings::decode);
             let mut trial = seen.clone();
             let count = trial.see(fp, now_s, rule.window_seconds);
             if count >= rule.threshold {
@@ -384,11 +380,7 @@ fn reserve_in_slot(
         }
         if let Some(spikes) = &b.spikes {
             let key = format!("s:{}", ask.tenant);
-            let mut stats = slot
-                .entries
-                .get(&key)
-                .and_then(|v| TenantStats::decode(v))
-                .unwrap_or_default();
+            let mut stats = slot.read(&key, TenantStats::decode);
             stats.roll(now_s, &spikes.rule);
             if stats.is_spike(&spikes.rule) {
                 done.spike = true;
@@ -412,11 +404,7 @@ fn reserve_in_slot(
     }
     let mut states: Vec<Counters> = Vec::new();
     for part in parts {
-        let mut c = slot
-            .entries
-            .get(&part.subject)
-            .and_then(|v| Counters::decode(v))
-            .unwrap_or_default();
+        let mut c = slot.read(&part.subject, Counters::decode);
         c.refresh(&part.limits, now_ms);
         states.push(c);
     }
@@ -491,11 +479,7 @@ fn soft_downgrade(host: &mut impl Host, parts: &[Part<'_>], now_ms: u64) -> Opti
         let Some(slot) = Slot::decode(&bytes) else {
             continue;
         };
-        let mut c = slot
-            .entries
-            .get(&part.subject)
-            .and_then(|v| Counters::decode(v))
-            .unwrap_or_default();
+        let mut c = slot.read(&part.subject, Counters::decode);
         c.refresh(&part.limits, now_ms);
         let pending = c
             .pending

@@ -49,22 +49,14 @@ pub fn settle(
             let mut spike = None;
             let mut average = None;
             for h in holds.iter().filter(|h| h.slot == slot) {
-                let mut c = s
-                    .entries
-                    .get(&h.subject)
-                    .and_then(|v| Counters::decode(v))
-                    .unwrap_or_default();
+                let mut c = s.read(&h.subject, Counters::decode);
                 c.refresh(&h.limits, now_ms);
                 c.settle(&h.reservation, &outcome.used, now_s);
                 s.entries.insert(h.subject.clone(), c.encode());
             }
             if slot == tslot {
                 let key = format!("s:{tenant}");
-                let mut stats = s
-                    .entries
-                    .get(&key)
-                    .and_then(|v| TenantStats::decode(v))
-                    .unwrap_or_default();
+                let mut stats = s.read(&key, TenantStats::decode);
                 if b.spikes.is_none() {
                     // No baseline to keep; the minute only dates the statistics for sweeping.
                     stats.minute = now_s / 60;

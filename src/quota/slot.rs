@@ -16,6 +16,14 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// The state of `subject` read with `decode`; a fresh one when absent or unreadable.
+    pub fn read<T: Default>(&self, subject: &str, decode: impl Fn(&[u8]) -> Option<T>) -> T {
+        self.entries
+            .get(subject)
+            .and_then(|v| decode(v))
+            .unwrap_or_default()
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.u64(VERSION);
