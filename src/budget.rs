@@ -9,8 +9,10 @@
 //! request's tenant-side checks are one atomic update.
 
 mod admit;
+mod messages;
 mod settle;
 mod sweep;
+mod undo;
 
 pub use admit::{admit, enforcing, Admitted, Ask, Refused, Verdict};
 pub use settle::{settle, Outcome, Settled};

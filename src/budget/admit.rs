@@ -1,12 +1,14 @@
 //! Admission: reserve a request's worst case against every policy it falls under, or refuse.
 
+use super::messages::describe;
+use super::undo::{forget_sighting, loop_key, release, soft_downgrade};
 use super::{attribute_slot, tenant_slot};
-use crate::config::{usd_text, Budgets, Policy};
+use crate::config::{Budgets, Policy};
 use crate::host::Host;
 use crate::providers::errors::Refusal;
 use crate::quota::loops::Sightings;
 use crate::quota::stats::TenantStats;
-use crate::quota::{update, Counters, Demand, Exceeded, Limits, Reservation, Slot, Which};
+use crate::quota::{update, Counters, Demand, Limits, Reservation, Slot, Which};
 use crate::ratelimit_headers::{Bucket, RateLimitView};
 
 /// What the filter knows about a request when its body is complete.
@@ -74,13 +76,13 @@ pub enum Verdict {
 }
 
 /// One subject's part in a request.
-struct Part<'p> {
-    slot: String,
-    subject: String,
-    label: String,
-    limits: Limits,
-    policy: Option<&'p Policy>,
-    shadow: bool,
+pub(super) struct Part<'p> {
+    pub(super) slot: String,
+    pub(super) subject: String,
+    pub(super) label: String,
+    pub(super) limits: Limits,
+    pub(super) policy: Option<&'p Policy>,
+    pub(super) shadow: bool,
 }
 
 fn parts<'p>(b: &'p Budgets, ask: &Ask<'_>) -> Vec<Part<'p>> {
@@ -127,48 +129,6 @@ fn cost_nano(price: Option<(u64, u64)>, input: u64, output: u64) -> u64 {
     let Some((pi, po)) = price else { return 0 };
     let pico = u128::from(input) * u128::from(pi) + u128::from(output) * u128::from(po);
     crate::money::pico_to_nano_ceil(pico)
-}
-
-fn seconds_text(ms: u64) -> String {
-    crate::ratelimit_headers::duration(ms.div_ceil(1000) * 1000)
-}
-
-fn describe(e: &Exceeded, label: &str) -> (Refusal, String) {
-    let amount = |v: u64| {
-        if e.which.is_usd() {
-            format!("${}", usd_text(v))
-        } else {
-            v.to_string()
-        }
-    };
-    let what = e.which.as_str().replace('_', " ");
-    let numbers = format!(
-        "limit {}, used {}, requested {}",
-        amount(e.limit),
-        amount(e.used),
-        amount(e.requested)
-    );
-    if e.too_large {
-        return (
-            Refusal::TooLarge,
-            format!("Request too large for {label} on {what}: {numbers}. Lower max_tokens or the prompt size."),
-        );
-    }
-    let when = e
-        .retry_after_ms
-        .map(|ms| format!(" Please try again in {}.", seconds_text(ms)))
-        .unwrap_or_default();
-    if e.which.is_rate() {
-        (
-            Refusal::RateLimit,
-            format!("Rate limit reached for {label} on {what}: {numbers}.{when}"),
-        )
-    } else {
-        (
-            Refusal::Quota,
-            format!("Budget exhausted for {label} on {what}: {numbers}.{when}"),
-        )
-    }
 }
 
 /// Whether something `ask` falls under may refuse it: not everything is in shadow mode.
@@ -461,75 +421,4 @@ fn reserve_in_slot(
         done.holds.push((i, reservation, view));
     }
     Ok(done)
-}
-
-/// The model to downgrade to when a soft budget of a (non-shadow) policy is spent.
-fn soft_downgrade(host: &mut impl Host, parts: &[Part<'_>], now_ms: u64) -> Option<String> {
-    for part in parts {
-        let Some(p) = part.policy else { continue };
-        let Some(target) = &p.downgrade_to else {
-            continue;
-        };
-        if part.shadow {
-            continue;
-        }
-        let Ok(Some((bytes, _))) = host.shared_get(&part.slot) else {
-            continue;
-        };
-        let Some(slot) = Slot::decode(&bytes) else {
-            continue;
-        };
-        let mut c = slot.read(&part.subject, Counters::decode);
-        c.refresh(&part.limits, now_ms);
-        let pending = c
-            .pending
-            .iter()
-            .fold(0u64, |sum, x| sum.saturating_add(x.nano_usd));
-        let spent =
-            |used: u64, soft: Option<u64>| soft.is_some_and(|s| used.saturating_add(pending) >= s);
-        if spent(c.usd_day, p.soft_usd_per_day) || spent(c.usd_month, p.soft_usd_per_month) {
-            return Some(target.clone());
-        }
-    }
-    None
-}
-
-fn loop_key(ask: &Ask<'_>) -> String {
-    format!(
-        "l:{}:{}:{}",
-        ask.tenant.len(),
-        ask.tenant,
-        ask.run.unwrap_or("")
-    )
-}
-
-/// Takes back the loop sighting of a request that a later slot refused: a refused request
-/// (and the client's retries of it) is not a repeat of the conversation.
-fn forget_sighting(host: &mut impl Host, tslot: &str, ask: &Ask<'_>, fingerprint: Option<u64>) {
-    let Some(fp) = fingerprint else { return };
-    let key = loop_key(ask);
-    let _ = update(host, tslot, |s| {
-        let Some(mut seen) = s.entries.get(&key).and_then(|v| Sightings::decode(v)) else {
-            return ((), false);
-        };
-        let changed = seen.unsee(fp);
-        if changed {
-            s.entries.insert(key.clone(), seen.encode());
-        }
-        ((), changed)
-    });
-}
-
-/// Cancels reservations already made when a later slot refuses.
-fn release(host: &mut impl Host, holds: &[Hold], _now_s: u64) {
-    for h in holds {
-        let _ = update(host, &h.slot, |s| {
-            let Some(mut c) = s.entries.get(&h.subject).and_then(|v| Counters::decode(v)) else {
-                return ((), false);
-            };
-            c.cancel(&h.reservation);
-            s.entries.insert(h.subject.clone(), c.encode());
-            ((), true)
-        });
-    }
 }
