@@ -4,16 +4,20 @@ SHELL := /bin/bash
 
 CARGO       ?= cargo
 WASM_TARGET := wasm32-wasip1
-WASM        := target/$(WASM_TARGET)/release/tollbooth.wasm
+# Cargo's target directory (`CARGO_TARGET_DIR` when set).
+TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
+WASM        := $(TARGET_DIR)/$(WASM_TARGET)/release/tollbooth.wasm
+# The pass-through filter `make bench` compares tollbooth with (bench/passthrough).
+PASSTHROUGH := $(TARGET_DIR)/passthrough/$(WASM_TARGET)/release/tollbooth_bench_passthrough.wasm
 VENV        := .venv
 PY          := $(VENV)/bin/python
 # Host and mock binaries use the dev profile (dependencies optimised, see Cargo.toml), so
 # wasmtime is compiled once for both the tests and the binaries.
-BIN         := target/debug
+BIN         := $(TARGET_DIR)/debug
 # wasm-bindgen-test-runner must match the wasm-bindgen version in Cargo.lock exactly.
 WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p;}' Cargo.lock)
 
-.PHONY: build wasm binaries venv test test-rust test-wasm32 test-python demo lint clean
+.PHONY: build wasm binaries venv test test-rust test-wasm32 test-python demo bench lint clean
 
 build: wasm binaries
 
@@ -55,6 +59,20 @@ test-python: build venv
 ## demo: mock upstream + host with the filter, traffic from several tenants, costs and a table.
 demo: build venv
 	TOLLBOOTH_WASM=$(abspath $(WASM)) TOLLBOOTH_BIN=$(abspath $(BIN)) $(PY) scripts/demo.py
+
+## bench: issue 5's figures in one table (figure, measured, target, pass/miss): the real wasm
+## against a pass-through filter inside the host, plus criterion's native microbenchmarks of
+## the core (short settings). A few minutes (the first run also builds the host optimised,
+## profile `measure`); not part of `make test`, which runs its smoke test.
+bench: wasm
+	$(CARGO) build --quiet --release --target $(WASM_TARGET) \
+	  --manifest-path bench/passthrough/Cargo.toml --target-dir $(TARGET_DIR)/passthrough
+	$(CARGO) bench --quiet -p tollbooth --bench core -- --warm-up-time 1 --measurement-time 2 \
+	  --output-format bencher
+	$(CARGO) build --quiet --profile measure -p tollbooth-bench
+	TOLLBOOTH_WASM=$(abspath $(WASM)) TOLLBOOTH_PASSTHROUGH_WASM=$(abspath $(PASSTHROUGH)) \
+	  TOLLBOOTH_CRITERION_DIR=$(abspath $(TARGET_DIR))/criterion \
+	  $(TARGET_DIR)/measure/tollbooth-bench
 
 lint:
 	$(CARGO) fmt --all -- --check

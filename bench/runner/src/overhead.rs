@@ -1,0 +1,217 @@
+//! Per-request and per-event overhead of the filter over the pass-through module, a 10 KB
+//! prompt end to end, and the host's throughput with each.
+
+use std::time::{Duration, Instant};
+
+use tollbooth_host::{Host, Request, Response};
+
+use crate::corpus;
+use crate::stats::{diff, human, interleaved, Probe};
+use crate::traffic::{self, check_metered, check_passed, drive, Exchange};
+use crate::{Report, Row, Settings};
+
+pub fn figures(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyhow::Result<()> {
+    let prose = corpus::prose(&s.repo, s.scale.e2e.max(s.scale.chat) * 2)?;
+    fixed(s, f, p, &prose.text, r)?;
+    sse(s, f, p, r)?;
+    end_to_end(s, f, p, &prose.text, r)?;
+    throughput(s, f, p, r)
+}
+
+/// A 2 KB chat request with a JSON response. Everything the filter adds is (filter −
+/// pass-through); the part that grows with the prompt (JSON and tokenization of the prompt) is
+/// what the 2 KB request costs more than a tiny one, beyond what it costs the pass-through;
+/// the rest is the fixed overhead.
+fn fixed(
+    s: &Settings,
+    f: &mut Host,
+    p: &mut Host,
+    text: &str,
+    r: &mut Report,
+) -> anyhow::Result<()> {
+    let tiny = traffic::json_exchange(traffic::chat_request("Hi", false), true);
+    let two_k = traffic::json_exchange(traffic::chat_request_of_size(text, s.scale.chat), true);
+    check_metered(&drive(f, &two_k)?.1, "provider", 1)?;
+    check_passed(&drive(p, &two_k)?.1)?;
+    let m = {
+        let (mut fh, mut ph) = (Turns::new(f), Turns::new(p));
+        let mut probes = vec![
+            fh.probe(&tiny),
+            ph.probe(&tiny),
+            fh.probe(&two_k),
+            ph.probe(&two_k),
+        ];
+        interleaved(s.scale.light, &mut probes)?
+    };
+    let [f_tiny, p_tiny, f_2k, p_2k] = m[..] else {
+        anyhow::bail!("four medians expected");
+    };
+    let total = diff(f_2k, p_2k);
+    let prompt = diff(f_2k, f_tiny) - diff(p_2k, p_tiny);
+    let fixed = total - prompt;
+    let size = two_k.request.len();
+    r.rows.push(Row::info(
+        "overhead_total",
+        format!("filter − pass-through, {size} B chat request + JSON response, all included"),
+        human(total),
+    ));
+    r.rows.push(Row::info(
+        "overhead_prompt",
+        "  of which the prompt's size (tokenizing + parsing it): (2 KB − tiny), filter − pass-through",
+        human(prompt),
+    ));
+    r.rows.push(Row::at_most(
+        "overhead_fixed",
+        "  fixed filter overhead, tokenization excluded (= tiny-prompt filter − pass-through)",
+        fixed * 1e6,
+        human(fixed),
+        20.0,
+        "≤ 20 µs",
+    ));
+    Ok(())
+}
+
+/// Probes on one host that take turns (each probe borrows the host only while it runs).
+pub(crate) struct Turns<'h> {
+    host: std::rc::Rc<std::cell::RefCell<&'h mut Host>>,
+}
+
+impl<'h> Turns<'h> {
+    pub(crate) fn new(host: &'h mut Host) -> Self {
+        Turns {
+            host: std::rc::Rc::new(std::cell::RefCell::new(host)),
+        }
+    }
+
+    pub(crate) fn probe<'a>(&mut self, x: &'a Exchange) -> Probe<'a>
+    where
+        'h: 'a,
+    {
+        let host = self.host.clone();
+        Box::new(move || Ok(drive(&mut host.borrow_mut(), x)?.0.total))
+    }
+
+    /// A probe timing only the request body callback with `end_of_stream`.
+    pub(crate) fn request_end<'a>(&mut self, x: &'a Exchange) -> Probe<'a>
+    where
+        'h: 'a,
+    {
+        let host = self.host.clone();
+        Box::new(move || Ok(drive(&mut host.borrow_mut(), x)?.0.request_end))
+    }
+}
+
+/// Per SSE event: the slope between a long and a short stream, filter − pass-through.
+fn sse(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyhow::Result<()> {
+    let n = s.scale.events;
+    let n0 = (n / 100).max(1);
+    let long = traffic::sse_exchange(n);
+    let short = traffic::sse_exchange(n0);
+    check_metered(&drive(f, &long)?.1, "provider", 1)?;
+    check_passed(&drive(p, &long)?.1)?;
+    let m = {
+        let (mut fh, mut ph) = (Turns::new(f), Turns::new(p));
+        let mut probes = vec![
+            fh.probe(&long),
+            ph.probe(&long),
+            fh.probe(&short),
+            ph.probe(&short),
+        ];
+        interleaved(s.scale.light, &mut probes)?
+    };
+    let [f_long, p_long, f_short, p_short] = m[..] else {
+        anyhow::bail!("four medians expected");
+    };
+    let per_event = (diff(f_long, p_long) - diff(f_short, p_short)) / (n - n0) as f64;
+    r.rows.push(Row::at_most(
+        "sse_event",
+        format!("per SSE event, filter − pass-through (slope {n0} → {n} chat chunks, one per body callback)"),
+        per_event * 1e6,
+        human(per_event),
+        2.0,
+        "≤ 2 µs",
+    ));
+    Ok(())
+}
+
+/// A 10 KB prompt, JSON response with usage: the whole stream through the filter.
+fn end_to_end(
+    s: &Settings,
+    f: &mut Host,
+    p: &mut Host,
+    text: &str,
+    r: &mut Report,
+) -> anyhow::Result<()> {
+    let mut n = s.scale.e2e.min(text.len());
+    while !text.is_char_boundary(n) {
+        n -= 1;
+    }
+    let x = traffic::json_exchange(
+        traffic::chat_request(text.get(..n).unwrap_or(""), false),
+        true,
+    );
+    check_metered(&drive(f, &x)?.1, "provider", 1)?;
+    let m = {
+        let (mut fh, mut ph) = (Turns::new(f), Turns::new(p));
+        let mut probes = vec![fh.probe(&x), ph.probe(&x)];
+        interleaved(s.scale.light, &mut probes)?
+    };
+    let [t, tp] = m[..] else {
+        anyhow::bail!("two medians expected");
+    };
+    r.rows.push(Row::at_most(
+        "e2e_10k",
+        format!("{n} B prompt metered end to end (whole stream through the host, JSON response)"),
+        t.as_secs_f64() * 1e3,
+        format!(
+            "{} (pass-through {})",
+            human(t.as_secs_f64()),
+            human(tp.as_secs_f64())
+        ),
+        1.0,
+        "< 1 ms",
+    ));
+    Ok(())
+}
+
+/// Roundtrips per second for a tiny chat request, in-process on one thread, in alternating
+/// slices of each host.
+fn throughput(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyhow::Result<()> {
+    let req = Request::post("/v1/chat/completions", traffic::chat_request("Hi", false))
+        .header("content-type", "application/json");
+    let resp =
+        Response::ok(traffic::chat_response(true)).header("content-type", "application/json");
+    let slices = 5u32;
+    let slice = Duration::from_millis(s.scale.throughput_ms) / slices;
+    let run = |h: &mut Host| -> anyhow::Result<(u64, Duration)> {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < slice || n == 0 {
+            let x = h.roundtrip(0, &req, |_| resp.clone())?;
+            anyhow::ensure!(x.status == 200 && x.vm_error.is_none(), "roundtrip failed");
+            n += 1;
+        }
+        Ok((n, start.elapsed()))
+    };
+    let (mut nf, mut tf, mut np, mut tp) = (0, Duration::ZERO, 0, Duration::ZERO);
+    for _ in 0..slices {
+        let (n, t) = run(f)?;
+        nf += n;
+        tf += t;
+        let (n, t) = run(p)?;
+        np += n;
+        tp += t;
+    }
+    let rf = nf as f64 / tf.as_secs_f64();
+    let rp = np as f64 / tp.as_secs_f64();
+    let ratio = rf / rp * 100.0;
+    r.rows.push(Row::at_least(
+        "throughput",
+        "host throughput with the filter / with pass-through (tiny chat, in-process Host::roundtrip, 1 thread)",
+        ratio,
+        format!("{ratio:.0} % ({rf:.0} vs {rp:.0} req/s)"),
+        90.0,
+        "≥ 90 %",
+    ));
+    Ok(())
+}

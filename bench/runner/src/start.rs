@@ -1,0 +1,140 @@
+//! Module compilation, VM start with the tokenizer, linear memory.
+
+use std::time::{Duration, Instant};
+
+use tollbooth_host::Host;
+
+use crate::stats::{human, median};
+use crate::traffic::{self, FILTER_CONFIG};
+use crate::{host, host_options, mib, Report, Row, Settings};
+
+fn time<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
+    let t = Instant::now();
+    let v = f()?;
+    Ok((t.elapsed(), v))
+}
+
+/// Median of `n` runs of `f`.
+fn median_of(
+    n: usize,
+    mut f: impl FnMut() -> anyhow::Result<Duration>,
+) -> anyhow::Result<Duration> {
+    let mut v = (0..n.max(1))
+        .map(|_| f())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(median(&mut v))
+}
+
+fn wt(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::anyhow!("{e:#}")
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub fn figures(s: &Settings, r: &mut Report) -> anyhow::Result<()> {
+    let n = s.scale.vm_starts;
+    let bytes = std::fs::read(&s.filter_wasm)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", s.filter_wasm.display()))?;
+
+    // Compilation, outside the host's caches: wasmtime with the host's engine configuration
+    // (the defaults), once; then the compiled artefact read back, as the host's disk cache does.
+    let engine = wasmtime::Engine::new(&wasmtime::Config::new()).map_err(wt)?;
+    let (cold, module) = time(|| wasmtime::Module::new(&engine, &bytes).map_err(wt))?;
+    let compiled = module.serialize().map_err(wt)?;
+    let cached = median_of(n, || {
+        // SAFETY: `compiled` was produced just above by `Module::serialize` with this engine.
+        let (d, _) =
+            time(|| unsafe { wasmtime::Module::deserialize(&engine, &compiled) }.map_err(wt))?;
+        Ok(d)
+    })?;
+    r.rows.push(Row::info(
+        "compile_cold",
+        format!(
+            "module compilation, cold (Cranelift; {} module)",
+            mib(bytes.len())
+        ),
+        human(cold.as_secs_f64()),
+    ));
+    r.rows.push(Row::info(
+        "compile_cached",
+        "module from compiled artefact (deserialize)",
+        human(cached.as_secs_f64()),
+    ));
+
+    // The first load fills the host's in-process module cache; the runs after it are what
+    // each worker pays: instantiate, `_initialize`, `proxy_on_vm_start`, `proxy_on_configure`
+    // (which loads the encodings).
+    let mut h = host(&s.filter_wasm, FILTER_CONFIG)?;
+    let memory = h.vm_memory_bytes(0);
+    let load = median_of(n, || {
+        let (d, _) = time(|| host(&s.filter_wasm, FILTER_CONFIG))?;
+        Ok(d)
+    })?;
+    r.rows.push(Row::at_most(
+        "vm_start",
+        "VM start incl. tokenizer: Host::load + configure, 1 worker (module cached; incl. reading + hashing the .wasm)",
+        ms(load),
+        human(load.as_secs_f64()),
+        30.0,
+        "≤ 30 ms",
+    ));
+    let fresh = median_of(n, || {
+        let (d, _) = time(|| h.reload(FILTER_CONFIG.as_bytes()))?;
+        Ok(d)
+    })?;
+    r.rows.push(Row::at_most(
+        "vm_start_fresh",
+        "VM start incl. tokenizer: fresh VM + configure (Host::reload: instantiate, start, configure)",
+        ms(fresh),
+        human(fresh.as_secs_f64()),
+        30.0,
+        "≤ 30 ms",
+    ));
+    let _ = host(&s.passthrough_wasm, "")?;
+    let pass = median_of(n, || {
+        let (d, _) = time(|| host(&s.passthrough_wasm, ""))?;
+        Ok(d)
+    })?;
+    r.rows.push(Row::info(
+        "vm_start_passthrough",
+        "the same Host::load + configure with the pass-through module (host's own share)",
+        human(pass.as_secs_f64()),
+    ));
+    r.rows.push(Row::at_most(
+        "memory",
+        "linear memory per VM after start (both default encodings)",
+        memory as f64 / (1024.0 * 1024.0),
+        mib(memory),
+        16.0,
+        "≤ 16 MiB",
+    ));
+    first_request(s, r)
+}
+
+/// The first request on a fresh VM against the ones after it: loading deferred to the first
+/// request would show here.
+fn first_request(s: &Settings, r: &mut Report) -> anyhow::Result<()> {
+    let x = traffic::json_exchange(traffic::chat_request("Hi", false), true);
+    let mut h = Host::load(&s.filter_wasm, host_options())?;
+    h.configure(FILTER_CONFIG.as_bytes())?;
+    let (first, view) = traffic::drive(&mut h, &x)?;
+    traffic::check_metered(&view, "provider", 1)?;
+    let reps = s.scale.light.min.max(5);
+    let mut later = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        later.push(traffic::drive(&mut h, &x)?.0.total);
+    }
+    let steady = median(&mut later);
+    r.rows.push(Row::info(
+        "first_request",
+        "first request on a fresh VM vs. later ones (tiny chat, JSON response)",
+        format!(
+            "{} vs {}",
+            human(first.total.as_secs_f64()),
+            human(steady.as_secs_f64())
+        ),
+    ));
+    Ok(())
+}
