@@ -3,6 +3,12 @@
 //! cl100k_base for gpt-4, gpt-3.5-turbo (and -instruct), davinci-002, babbage-002 and the embedding
 //! models; a configured default otherwise.
 
+mod bpe;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod exact_tests;
+mod hash;
+mod vocab;
+
 use std::fmt;
 use std::str::FromStr;
 use tiktoken_rs::CoreBPE;
