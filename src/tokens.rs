@@ -3,6 +3,8 @@
 //! cl100k_base for gpt-4, gpt-3.5-turbo (and -instruct), davinci-002, babbage-002 and the embedding
 //! models; a configured default otherwise.
 
+pub(crate) mod pretokenize;
+
 use std::fmt;
 use std::str::FromStr;
 use tiktoken_rs::CoreBPE;
