@@ -1,17 +1,26 @@
-//! Token counting with tiktoken-rs. The encoding is chosen by model family (OpenAI's
-//! `tiktoken/model.py` mapping): o200k_base for gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and the o-series;
-//! cl100k_base for gpt-4, gpt-3.5-turbo (and -instruct), davinci-002, babbage-002 and the embedding
-//! models; a configured default otherwise.
+//! Token counting. The encoding is chosen by model family (OpenAI's `tiktoken/model.py`
+//! mapping): o200k_base for gpt-4o, gpt-4.1, gpt-4.5, gpt-5 and the o-series; cl100k_base for
+//! gpt-4, gpt-3.5-turbo (and -instruct), davinci-002, babbage-002 and the embedding models; a
+//! configured default otherwise.
+//!
+//! Counting is tiktoken's, reimplemented for counting only (issue 5): the text is cut into
+//! pieces as tiktoken's pre-tokenizer regex cuts it ([`pretokenize`], by hand), a piece that is
+//! one token counts one (a lookup in tables generated at build time, [`vocab`]), any other is
+//! byte-pair merged ([`bpe`]). The counts equal tiktoken-rs's `encode_ordinary(..).len()`; the
+//! tests check them against it. Nothing is built when a VM starts: the tables are the module's
+//! data.
 
 mod bpe;
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
 mod exact_tests;
 mod hash;
+pub(crate) mod pretokenize;
 mod vocab;
 
 use std::fmt;
 use std::str::FromStr;
-use tiktoken_rs::CoreBPE;
+
+use vocab::{Vocab, CL100K, O200K};
 
 /// A BPE encoding the filter can count with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,40 +100,31 @@ pub fn encoding_for_model(
         .unwrap_or(default)
 }
 
-/// Loaded encodings. Building one costs a few hundred milliseconds inside wasm, so it happens
-/// once per VM, when the configuration is applied, never on a request.
+/// The encodings a VM counts with. Their tables are static, so loading one only checks it.
 pub struct Tokenizer {
-    o200k: Option<CoreBPE>,
-    cl100k: Option<CoreBPE>,
+    o200k: bool,
+    cl100k: bool,
 }
 
 impl Tokenizer {
     /// Loads the given encodings.
     pub fn load(encodings: &[Encoding]) -> Result<Self, String> {
-        let build = |enc: Encoding| -> Result<Option<CoreBPE>, String> {
-            if !encodings.contains(&enc) {
-                return Ok(None);
+        for &enc in encodings {
+            // Every single byte is a token of both encodings.
+            if vocab(enc).rank(b"a").is_none() {
+                return Err(format!("loading {enc}: its table is empty"));
             }
-            let bpe = match enc {
-                Encoding::O200kBase => tiktoken_rs::o200k_base(),
-                Encoding::Cl100kBase => tiktoken_rs::cl100k_base(),
-            };
-            bpe.map(Some).map_err(|e| format!("loading {enc}: {e}"))
-        };
+        }
         Ok(Self {
-            o200k: build(Encoding::O200kBase)?,
-            cl100k: build(Encoding::Cl100kBase)?,
+            o200k: encodings.contains(&Encoding::O200kBase),
+            cl100k: encodings.contains(&Encoding::Cl100kBase),
         })
     }
 
     pub fn has(&self, enc: Encoding) -> bool {
-        self.bpe(enc).is_some()
-    }
-
-    fn bpe(&self, enc: Encoding) -> Option<&CoreBPE> {
         match enc {
-            Encoding::O200kBase => self.o200k.as_ref(),
-            Encoding::Cl100kBase => self.cl100k.as_ref(),
+            Encoding::O200kBase => self.o200k,
+            Encoding::Cl100kBase => self.cl100k,
         }
     }
 
@@ -135,62 +135,46 @@ impl Tokenizer {
         if text.is_empty() {
             return 0;
         }
-        let bpe = self
-            .bpe(enc)
-            .or(self.o200k.as_ref())
-            .or(self.cl100k.as_ref());
-        match bpe {
-            Some(bpe) => segments(text, MAX_SEGMENT)
-                .map(|seg| bpe.encode_ordinary(seg).len() as u64)
-                .sum(),
+        let enc = [enc, Encoding::O200kBase, Encoding::Cl100kBase]
+            .into_iter()
+            .find(|&e| self.has(e));
+        match enc {
+            Some(enc) => count(enc, text),
             None => (text.len() as u64).div_ceil(4),
         }
     }
 }
 
-/// Longest piece of text handed to the BPE at once. tiktoken-rs unwraps fancy-regex errors,
-/// and fancy-regex gives up (an error, hence a panic that kills the VM) after a million
-/// backtracking steps, which a long enough whitespace run reaches (`\s+(?!\S)`).
-const MAX_SEGMENT: usize = 16 * 1024;
+fn vocab(enc: Encoding) -> &'static Vocab {
+    match enc {
+        Encoding::O200kBase => &O200K,
+        Encoding::Cl100kBase => &CL100K,
+    }
+}
 
-/// Splits `text` into pieces of at most `max` bytes. A piece ends, where possible, before a
-/// space that follows a letter or digit and precedes a non-space: tiktoken's pre-tokenizer
-/// splits there anyway, so counting the pieces separately gives the same total. Only text
-/// with no such boundary in the second half of a window (pathological runs) is cut elsewhere,
-/// at a character boundary.
-fn segments(text: &str, max: usize) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        if rest.len() <= max {
-            return Some(std::mem::take(&mut rest));
-        }
-        let bytes = rest.as_bytes();
-        let safe = |i: usize| {
-            bytes.get(i) == Some(&b' ')
-                && i.checked_sub(1)
-                    .and_then(|j| bytes.get(j))
-                    .is_some_and(u8::is_ascii_alphanumeric)
-                && bytes.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace())
-        };
-        let cut = (max / 2..=max)
-            .rev()
-            .find(|&i| safe(i))
-            .or_else(|| (1..=max).rev().find(|&i| rest.is_char_boundary(i)))
-            .unwrap_or(rest.len());
-        let (head, tail) = rest.split_at(cut);
-        rest = tail;
-        Some(head)
-    })
+/// Tokens of `text` in `enc`.
+fn count(enc: Encoding, text: &str) -> u64 {
+    let v = vocab(enc);
+    pretokenize::pieces(enc, text)
+        .map(|piece| count_piece(v, piece.as_bytes()))
+        .sum()
+}
+
+/// Tokens of one piece: one if it is a token (most are), else what merging gives.
+#[inline]
+fn count_piece(v: &Vocab, piece: &[u8]) -> u64 {
+    if v.rank(piece).is_some() {
+        1
+    } else {
+        bpe::count(v, piece)
+    }
 }
 
 impl fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tokenizer")
-            .field("o200k", &self.o200k.is_some())
-            .field("cl100k", &self.cl100k.is_some())
+            .field("o200k", &self.o200k)
+            .field("cl100k", &self.cl100k)
             .finish()
     }
 }
@@ -270,34 +254,36 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn long_texts_count_the_same_in_segments() {
+    fn pathological_runs_count_in_linear_time() {
+        // A megabyte of spaces made tiktoken-rs panic (fancy-regex backtrack limit). With
+        // o200k a run of spaces before a letter is the run less its last space (one piece,
+        // `\s+(?!\S)`), then " x"; the run merges into tokens of at most 128 bytes.
         let t = tokenizer();
-        let prose = "The quick brown fox jumps over the lazy dog, again and again. ".repeat(1500);
-        for enc in Encoding::ALL {
-            let whole = t.bpe(enc).unwrap().encode_ordinary(&prose).len() as u64;
-            assert_eq!(
-                t.count(enc, &prose),
-                whole,
-                "{enc}: segmenting must not change the count"
-            );
-        }
-        let pieces: Vec<&str> = segments(&prose, MAX_SEGMENT).collect();
-        assert!(pieces.len() > 5 && pieces.iter().all(|p| p.len() <= MAX_SEGMENT));
-        assert_eq!(pieces.concat(), prose);
+        let spaces = format!("{}x", " ".repeat(1_100_000));
+        let n = t.count(Encoding::O200kBase, &spaces);
+        assert!(
+            (1_100_000 / 128..1_100_000 / 2).contains(&(n as usize)),
+            "{n}"
+        );
+        let multibyte = "é".repeat(20_000);
+        assert!(t.count(Encoding::Cl100kBase, &multibyte) > 0);
     }
 
     #[test]
-    fn pathological_runs_do_not_panic() {
-        // A megabyte of spaces made tiktoken-rs panic (fancy-regex backtrack limit).
-        let t = tokenizer();
-        let spaces = format!("{}x", " ".repeat(1_100_000));
-        assert!(t.count(Encoding::O200kBase, &spaces) > 0);
-        let multibyte = "é".repeat(20_000);
-        let pieces: Vec<&str> = segments(&multibyte, 1001).collect();
+    fn unloaded_encodings_fall_back() {
+        let only = Tokenizer::load(&[Encoding::Cl100kBase]).unwrap();
+        assert!(!only.has(Encoding::O200kBase));
+        let text = "tiktoken is great!";
         assert_eq!(
-            pieces.concat(),
-            multibyte,
-            "cuts land on character boundaries"
+            only.count(Encoding::O200kBase, text),
+            6,
+            "counted with cl100k_base"
+        );
+        let none = Tokenizer::load(&[]).unwrap();
+        assert_eq!(
+            none.count(Encoding::O200kBase, text),
+            5,
+            "18 bytes / 4, rounded up"
         );
     }
 

@@ -131,7 +131,11 @@ pub(super) fn count_long(v: &Vocab, piece: &[u8], chunk: usize, margin: usize) -
             break;
         };
         m.merge(v, part);
-        let limit = if e == n { part.len() } else { part.len().saturating_sub(margin) };
+        let limit = if e == n {
+            part.len()
+        } else {
+            part.len().saturating_sub(margin)
+        };
         let mut t = 0usize;
         let mut first = true;
         while t < part.len() {

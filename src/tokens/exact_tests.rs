@@ -1,7 +1,9 @@
 //! The counting tables and the merge against tiktoken-rs (the reference), piece by piece: the
 //! text is split with tiktoken's own pattern (fancy-regex, as tiktoken-rs does), each piece
 //! counted by a whole-piece lookup, else by merging, and the total compared with
-//! `encode_ordinary(text).len()`.
+//! `encode_ordinary(text).len()`. Native only: tiktoken-rs is slow in wasm, and the wasm build
+//! runs the same code.
+#![cfg(not(target_arch = "wasm32"))]
 
 use super::vocab::{Vocab, CL100K, O200K};
 use super::{bpe, Encoding};
@@ -116,6 +118,118 @@ fn long_pieces() {
     for enc in Encoding::ALL {
         for t in &texts {
             compare(enc, t);
+        }
+    }
+}
+
+/// The repository's own text files (documentation, Rust, Python, configuration, fixtures):
+/// about 2 MB of prose, code and JSON, the same on every checkout.
+fn repository_corpus() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                    todo.push(p);
+                }
+            } else if [
+                ".md", ".rs", ".py", ".toml", ".yaml", ".json", ".txt", ".sse",
+            ]
+            .iter()
+            .any(|s| name.ends_with(s))
+            {
+                if let Ok(text) = std::fs::read_to_string(&p) {
+                    out.push((p.display().to_string(), text));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Sentences in many scripts (written for this test), so the corpus is not only ASCII.
+const SCRIPTS: &[&str] = &[
+    "Le cœur a ses raisons que la raison ne connaît point. Ça va? Oui, ça va très bien!",
+    "Ich weiß nicht, was soll es bedeuten, dass ich so traurig bin. Straße, Größe, Übermut.",
+    "Быстрая коричневая лиса перепрыгивает через ленивую собаку. Съешь же ещё этих булок.",
+    "敏捷的棕色狐狸跳过了懒狗。我们今天下午三点在会议室开会，请准时参加。",
+    "素早い茶色の狐がのろまな犬を飛び越える。カタカナとひらがな、そして漢字。",
+    "빠른 갈색 여우가 게으른 개를 뛰어넘습니다. 한국어 문장도 포함합니다.",
+    "الثعلب البني السريع يقفز فوق الكلب الكسول. مرحبًا بكم في عالم الذكاء الاصطناعي.",
+    "השועל החום המהיר קופץ מעל הכלב העצלן. שלום עולם!",
+    "तेज़ भूरी लोमड़ी आलसी कुत्ते के ऊपर कूदती है। नमस्ते दुनिया, क्या हाल है?",
+    "Η γρήγορη καφέ αλεπού πηδάει πάνω από τον τεμπέλη σκύλο. Καλημέρα κόσμε!",
+    "เจ้าจิ้งจอกสีน้ำตาลกระโดดข้ามสุนัขขี้เกียจ ภาษาไทยไม่มีการเว้นวรรคระหว่างคำ",
+    "Hızlı kahverengi tilki tembel köpeğin üzerinden atlar. İyi günler, ılık su.",
+    "Szybki brązowy lis przeskakuje nad leniwym psem. Zażółć gęślą jaźń.",
+    "Emoji: 😀👍🏽👨‍👩‍👧‍👦🇯🇵 ✓ ∑ ∫ ≤ ≥ ½ ² ³ ٣ ৩ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 — “quotes” ‘and’ «guillemets»",
+    "Tiếng Việt có dấu: Chúng tôi đang thử nghiệm bộ đếm token. Xin chào!",
+];
+
+fn whole(enc: Encoding, text: &str) -> u64 {
+    reference(enc).encode_ordinary(text).len() as u64
+}
+
+/// Issue 5: counts identical to tiktoken-rs on at least 1 MB per encoding.
+#[test]
+fn corpus_counts_equal_tiktoken() {
+    let mut files = repository_corpus();
+    let mut multilingual = String::new();
+    for i in 0..600 {
+        multilingual.push_str(SCRIPTS[(i * 7) % SCRIPTS.len()]);
+        multilingual.push(if i % 5 == 0 { '\n' } else { ' ' });
+    }
+    files.push(("multilingual".into(), multilingual));
+    let total: usize = files.iter().map(|(_, t)| t.len()).sum();
+    assert!(total >= 1_000_000, "corpus is only {total} bytes");
+    let tok = super::Tokenizer::load(&Encoding::ALL).unwrap();
+    for enc in Encoding::ALL {
+        let bpe_ref = reference(enc);
+        for (name, text) in &files {
+            let want = bpe_ref.encode_ordinary(text).len() as u64;
+            assert_eq!(tok.count(enc, text), want, "{enc}: {name}");
+        }
+    }
+}
+
+/// Issue 5's adversarial shapes, smaller than the benchmark's (tiktoken-rs is quadratic on
+/// long pieces), whole text against tiktoken-rs.
+#[test]
+fn adversarial_counts_equal_tiktoken() {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let letters: String = (0..60_000)
+        .map(|_| char::from(b'a' + (next() % 26) as u8))
+        .collect();
+    let b64: Vec<u8> = (0..90_000).map(|_| next() as u8).collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(b64);
+    let nested = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    let objects = format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+    let texts = [
+        ("a", "a".repeat(100_000)),
+        ("letters", letters),
+        ("base64", b64),
+        ("nested", nested),
+        ("objects", objects),
+        ("spaces", format!("{}x", " ".repeat(50_000))),
+        ("newlines", "\r\n".repeat(20_000)),
+        ("digits", "1234567890".repeat(10_000)),
+    ];
+    let tok = super::Tokenizer::load(&Encoding::ALL).unwrap();
+    for enc in Encoding::ALL {
+        for (name, text) in &texts {
+            assert_eq!(tok.count(enc, text), whole(enc, text), "{enc}: {name}");
         }
     }
 }

@@ -55,7 +55,11 @@ impl Vocab {
         }
         let h = hash(bytes);
         let bit = filter_bit(h, self.filter_bits);
-        if self.filter.get(bit / 8).is_none_or(|b| b & (1 << (bit % 8)) == 0) {
+        if self
+            .filter
+            .get(bit / 8)
+            .is_none_or(|b| b & (1 << (bit % 8)) == 0)
+        {
             return None;
         }
         let t = tag(h);

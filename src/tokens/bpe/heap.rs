@@ -51,10 +51,15 @@ impl Merger {
         self.prev.clear();
         self.prev.extend((0..n as u32).map(|i| i.wrapping_sub(1)));
         self.pair.clear();
-        self.pair.extend((0..n).map(|i| rank_of(v, bytes, i, i + 2)));
+        self.pair
+            .extend((0..n).map(|i| rank_of(v, bytes, i, i + 2)));
         let mut keys = std::mem::take(&mut self.heap).into_vec();
         keys.clear();
-        keys.extend((0..n).filter(|&i| self.local_min(i)).map(|i| key(get(&self.pair, i), i)));
+        keys.extend(
+            (0..n)
+                .filter(|&i| self.local_min(i))
+                .map(|i| key(get(&self.pair, i), i)),
+        );
         self.heap = BinaryHeap::from(keys);
         while let Some(k) = self.heap.pop() {
             let k = !k;

@@ -44,7 +44,11 @@ fn chunks_agree_with_one_merge() {
 fn short_and_heap_agree() {
     for v in [&O200K, &CL100K] {
         for seed in 1..40u64 {
-            let t = letters(1 + (seed as usize * 7) % SHORT, seed, b"abcdeXYZ '[]{}\"aaaa");
+            let t = letters(
+                1 + (seed as usize * 7) % SHORT,
+                seed,
+                b"abcdeXYZ '[]{}\"aaaa",
+            );
             let mut starts = [0u32; SHORT_MAX + 1];
             let a = short(v, &t, &mut starts) as u64;
             assert_eq!(a, Merger::default().count_all(v, &t), "{:?}", t);
