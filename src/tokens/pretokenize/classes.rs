@@ -93,8 +93,8 @@ pub(crate) fn at(b: &[u8], i: usize) -> Option<(Class, usize)> {
     Some(decode(b, i, b0))
 }
 
-/// A multi-byte character's class and length.
-#[inline]
+/// A multi-byte character's class and length (out of line: it keeps the ASCII loops small).
+#[inline(never)]
 fn decode(b: &[u8], i: usize, b0: u8) -> (Class, usize) {
     let cont = |k: usize| b.get(i + k).map_or(0, |&x| u32::from(x & 0x3F));
     let lead = u32::from(b0);
