@@ -29,9 +29,11 @@ pub(super) const NONE: u32 = u32::MAX;
 
 /// Number of tokens `piece` becomes (`piece` is not empty and not a token).
 pub(super) fn count(v: &Vocab, piece: &[u8]) -> u64 {
-    if piece.len() <= SHORT {
-        let mut starts = [0u32; SHORT_MAX + 1];
-        short(v, piece, &mut starts) as u64
+    let n = piece.len();
+    if n <= 32 {
+        short(v, piece, &mut [0u32; 32]) as u64
+    } else if n <= SHORT {
+        short(v, piece, &mut [0u32; SHORT]) as u64
     } else {
         count_long(v, piece, CHUNK, MARGIN)
     }
@@ -46,20 +48,27 @@ pub(super) fn rank_of(v: &Vocab, piece: &[u8], a: usize, b: usize) -> u32 {
     piece.get(a..b).and_then(|s| v.rank(s)).unwrap_or(NONE)
 }
 
-/// Merges `piece` (at most [`SHORT_MAX`] bytes) and returns the number of parts; `starts`
-/// holds where each part begins (`starts[parts] == piece.len()`).
-fn short(v: &Vocab, piece: &[u8], starts: &mut [u32; SHORT_MAX + 1]) -> usize {
-    let n = piece.len().min(SHORT_MAX);
+/// Merges `piece` (at most `N` bytes) and returns the number of parts; `starts` holds where
+/// each part begins.
+fn short<const N: usize>(v: &Vocab, piece: &[u8], starts: &mut [u32; N]) -> usize {
+    let n = piece.len().min(N);
     // ranks[i]: rank of parts i and i+1 merged.
-    let mut ranks = [NONE; SHORT_MAX];
-    for (i, s) in starts.iter_mut().enumerate().take(n + 1) {
+    let mut ranks = [NONE; N];
+    for (i, s) in starts.iter_mut().enumerate().take(n) {
         *s = i as u32;
     }
     let mut parts = n;
     for (i, r) in ranks.iter_mut().enumerate().take(n.saturating_sub(1)) {
         *r = rank_of(v, piece, i, i + 2);
     }
-    let start = |starts: &[u32; SHORT_MAX + 1], i: usize| starts.get(i).map_or(n, |&s| s as usize);
+    // Where part i starts (the end of the piece past the last part).
+    let start = |starts: &[u32; N], parts: usize, i: usize| {
+        if i < parts {
+            starts.get(i).map_or(n, |&s| s as usize)
+        } else {
+            n
+        }
+    };
     loop {
         let live = ranks.get(..parts.saturating_sub(1)).unwrap_or(&[]);
         // The lowest rank, the leftmost on a tie (`min_by_key` keeps the first minimum).
@@ -70,7 +79,7 @@ fn short(v: &Vocab, piece: &[u8], starts: &mut [u32; SHORT_MAX + 1]) -> usize {
             break;
         }
         // Merge parts i and i+1: drop start i+1 and the rank of the pair (i+1, i+2).
-        if let Some(tail) = starts.get_mut(i + 1..=parts) {
+        if let Some(tail) = starts.get_mut(i + 1..parts) {
             tail.rotate_left(1);
         }
         if let Some(tail) = ranks.get_mut(i + 1..parts) {
@@ -81,13 +90,23 @@ fn short(v: &Vocab, piece: &[u8], starts: &mut [u32; SHORT_MAX + 1]) -> usize {
             r.fill(NONE);
         }
         if i + 1 < parts {
-            let r = rank_of(v, piece, start(starts, i), start(starts, i + 2));
+            let r = rank_of(
+                v,
+                piece,
+                start(starts, parts, i),
+                start(starts, parts, i + 2),
+            );
             if let Some(slot) = ranks.get_mut(i) {
                 *slot = r;
             }
         }
         if i > 0 {
-            let r = rank_of(v, piece, start(starts, i - 1), start(starts, i + 1));
+            let r = rank_of(
+                v,
+                piece,
+                start(starts, parts, i - 1),
+                start(starts, parts, i + 1),
+            );
             if let Some(slot) = ranks.get_mut(i - 1) {
                 *slot = r;
             }
@@ -107,7 +126,7 @@ fn compatible(v: &Vocab, x: &[u8], y: &[u8]) -> bool {
     let (a, b) = joined.split_at_mut(x.len());
     a.copy_from_slice(x);
     b.copy_from_slice(y);
-    let mut starts = [0u32; SHORT_MAX + 1];
+    let mut starts = [0u32; SHORT_MAX];
     short(v, joined, &mut starts) == 2 && starts.get(1) == Some(&(x.len() as u32))
 }
 
@@ -124,44 +143,55 @@ pub(super) fn count_long(v: &Vocab, piece: &[u8], chunk: usize, margin: usize) -
     let n = piece.len();
     let mut m = Merger::default();
     let (mut s, mut total) = (0usize, 0u64);
+    // The last kept token, and the last chunk merged with what it gave: a chunk with the same
+    // bytes gives the same (runs of one character, repeated patterns), so it is not merged
+    // again.
     let mut last: Option<(usize, usize)> = None;
+    let mut seen: Option<(&[u8], Kept)> = None;
     while s < n {
         let e = s.saturating_add(chunk).min(n);
         let Some(part) = piece.get(s..e) else {
             break;
         };
-        m.merge(v, part);
         let limit = if e == n {
             part.len()
         } else {
             part.len().saturating_sub(margin)
         };
-        let mut t = 0usize;
-        let mut first = true;
-        while t < part.len() {
-            let te = m.end_of(t);
-            if te > limit || te <= t {
-                break;
+        let kept = match seen {
+            Some((bytes, kept)) if bytes == part && kept.limit == limit => kept,
+            _ => {
+                m.merge(v, part);
+                let kept = m.kept(limit);
+                seen = Some((part, kept));
+                kept
             }
-            if first {
-                if let Some((a, b)) = last {
-                    let (x, y) = (piece.get(a..b), part.get(t..te));
-                    if !matches!((x, y), (Some(x), Some(y)) if compatible(v, x, y)) {
-                        return m.count_all(v, piece);
-                    }
-                }
-                first = false;
-            }
-            last = Some((s + t, s + te));
-            total += 1;
-            t = te;
-        }
-        if t == 0 {
+        };
+        if kept.tokens == 0 {
             // No token ended before the margin (cannot happen with chunk > margin + longest
             // token); merge everything at once rather than loop.
             return m.count_all(v, piece);
         }
-        s += t;
+        if let Some((a, b)) = last {
+            let (x, y) = (piece.get(a..b), part.get(..kept.first_end));
+            if !matches!((x, y), (Some(x), Some(y)) if compatible(v, x, y)) {
+                return m.count_all(v, piece);
+            }
+        }
+        last = Some((s + kept.last.0, s + kept.last.1));
+        total += kept.tokens;
+        s += kept.len;
     }
     total
+}
+
+/// What a merged chunk keeps: its tokens that end by `limit`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Kept {
+    pub(super) limit: usize,
+    pub(super) tokens: u64,
+    /// Bytes kept (where the next chunk starts).
+    pub(super) len: usize,
+    pub(super) first_end: usize,
+    pub(super) last: (usize, usize),
 }

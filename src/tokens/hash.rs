@@ -5,29 +5,54 @@
 const K1: u64 = 0x9E37_79B9_7F4A_7C15;
 const K2: u64 = 0xC2B2_AE3D_27D4_EB4F;
 
-/// A 64-bit word from up to eight bytes, little-endian, zero-padded.
+/// The first (up to) eight bytes of `bytes` as a little-endian word, zero-padded. Short
+/// inputs are read with overlapping loads rather than byte by byte.
 #[inline(always)]
-fn word(bytes: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    for (d, s) in w.iter_mut().zip(bytes) {
-        *d = *s;
+pub fn word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let at = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+    let u32_at = |i: usize| match bytes.get(i..i + 4) {
+        Some(&[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+        _ => 0,
+    };
+    match n {
+        0 => 0,
+        1..=3 => at(0) | at(n / 2) << (8 * (n / 2)) | at(n - 1) << (8 * (n - 1)),
+        4..=7 => u32_at(0) | u32_at(n - 4) << (8 * (n - 4)),
+        _ => match bytes.get(..8) {
+            Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            _ => 0,
+        },
     }
-    u64::from_le_bytes(w)
+}
+
+/// Whether `a` and `b` (of the same length) hold the same bytes, a word at a time.
+#[inline(always)]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a, b);
+    while a.len() > 8 {
+        if word(a) != word(b) {
+            return false;
+        }
+        (a, b) = (a.get(8..).unwrap_or(&[]), b.get(8..).unwrap_or(&[]));
+    }
+    word(a) == word(b)
 }
 
 /// Hash of `bytes` (multiply-xorshift over 8-byte words, length mixed in).
 #[inline]
 pub fn hash(bytes: &[u8]) -> u64 {
     let mut h = K1 ^ (bytes.len() as u64).wrapping_mul(K2);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        h = (h ^ word(c)).wrapping_mul(K1);
+    let mut rest = bytes;
+    while rest.len() > 8 {
+        h = (h ^ word(rest)).wrapping_mul(K1);
         h ^= h >> 29;
+        rest = rest.get(8..).unwrap_or(&[]);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        h = (h ^ word(rest)).wrapping_mul(K2);
-    }
+    h = (h ^ word(rest)).wrapping_mul(K2);
     h ^= h >> 32;
     h = h.wrapping_mul(K1);
     h ^ (h >> 29)

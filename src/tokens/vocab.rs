@@ -3,7 +3,7 @@
 //! of its bytes and a hash tag (`hash.rs`). Lookups read the module's data directly; nothing
 //! is built or allocated at VM start.
 
-use super::hash::{filter_bit, hash, slot_bytes, slot_rank, slot_tag, tag, EMPTY};
+use super::hash::{filter_bit, hash, same, slot_bytes, slot_rank, slot_tag, tag, EMPTY};
 
 /// One encoding's tables (`include_bytes!` gives no alignment, so slots are read with
 /// `from_le_bytes`).
@@ -74,7 +74,9 @@ impl Vocab {
             if slot_tag(s) == t {
                 let (at, len) = slot_bytes(s);
                 let (at, len) = (at as usize, len as usize);
-                if len == bytes.len() && self.bytes.get(at..at + len) == Some(bytes) {
+                if len == bytes.len()
+                    && self.bytes.get(at..at + len).is_some_and(|t| same(t, bytes))
+                {
                     return Some(slot_rank(s));
                 }
             }

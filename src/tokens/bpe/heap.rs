@@ -9,7 +9,7 @@
 
 use std::collections::BinaryHeap;
 
-use super::{rank_of, NONE};
+use super::{rank_of, Kept, NONE};
 use crate::tokens::vocab::Vocab;
 
 #[derive(Default)]
@@ -125,6 +125,32 @@ impl Merger {
     #[inline]
     pub(super) fn end_of(&self, t: usize) -> usize {
         get(&self.end, t) as usize
+    }
+
+    /// The tokens of the last merge that end by `limit`.
+    pub(super) fn kept(&self, limit: usize) -> Kept {
+        let mut k = Kept {
+            limit,
+            tokens: 0,
+            len: 0,
+            first_end: 0,
+            last: (0, 0),
+        };
+        let mut t = 0usize;
+        loop {
+            let e = self.end_of(t);
+            if e > limit || e <= t {
+                break;
+            }
+            if k.tokens == 0 {
+                k.first_end = e;
+            }
+            k.tokens += 1;
+            k.last = (t, e);
+            t = e;
+        }
+        k.len = t;
+        k
     }
 
     /// Number of tokens of `bytes` merged at once.
