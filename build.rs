@@ -103,7 +103,7 @@ fn main() -> Result<()> {
             let (a, b) = (offsets[rank as usize], offsets[rank as usize + 1]);
             let token = &bytes[a as usize..b as usize];
             let h = hash::hash(token);
-            let slot = hash::slot(h, rank, a, token.len() as u32);
+            let slot = hash::slot(h, rank, a, token);
             let bit = hash::filter_bit(h, spec.filter_bits);
             filter[bit / 8] |= 1 << (bit % 8);
             if let [x, y] = token {
@@ -116,8 +116,8 @@ fn main() -> Result<()> {
                     table[i] = slot;
                     break;
                 }
-                let (c, len) = hash::slot_bytes(s);
-                if &bytes[c as usize..(c + len) as usize] == token {
+                let r = hash::slot_rank(s) as usize;
+                if bytes[offsets[r] as usize..offsets[r + 1] as usize] == *token {
                     return Err(format!("{}: duplicate token at rank {rank}", spec.name).into());
                 }
                 i = (i + 1) & mask;

@@ -22,8 +22,8 @@ const SHORT_MAX: usize = 256;
 
 /// Chunk of a long piece merged at once, and the margin at its end whose tokens are merged
 /// again with the next chunk.
-const CHUNK: usize = 8 * 1024;
-const MARGIN: usize = 512;
+const CHUNK: usize = 2 * 1024;
+const MARGIN: usize = 256;
 
 pub(super) const NONE: u32 = u32::MAX;
 

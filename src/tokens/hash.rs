@@ -58,36 +58,66 @@ pub fn hash(bytes: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// A slot of the hash table (a little-endian `u64`): the token's rank (bits 0–17), the offset
-/// of its bytes (bits 18–41), their length (bits 42–49) and a tag from the hash's top 14 bits
-/// (bits 50–63), so that a probe rejects most other tokens without reading their bytes.
-/// `EMPTY` (all ones) has rank 2^18 − 1, which no encoding reaches.
+/// A slot of the hash table, a little-endian `u64` with the token's rank in bits 0–17, in one
+/// of two forms:
+/// - a token of at most [`INLINE`] bytes holds them: bit 63 set, length in bits 18–20, the
+///   bytes in bits 21–60 (little-endian, zero-padded). A lookup of that many bytes knows the
+///   whole slot it wants and compares, without reading anything else;
+/// - a longer token: bit 63 clear, the offset of its bytes in bits 18–41, their length in bits
+///   42–49, and a tag from the hash's top 13 bits in bits 50–62, so that a probe rejects most
+///   other tokens without reading their bytes.
+///
+/// `EMPTY` (all ones) is neither: its inline length (7) is more than [`INLINE`].
 pub const EMPTY: u64 = u64::MAX;
 
+/// Longest token held in its slot.
+pub const INLINE: usize = 5;
+
+const RANK_BITS: u64 = 0x3_FFFF;
+const INLINE_FLAG: u64 = 1 << 63;
 const TAG_SHIFT: u32 = 50;
+const TAG_MASK: u64 = 0x1FFF;
+
+/// The slot an inline token `bytes` (1 to [`INLINE`] bytes) has, rank bits left clear.
+#[inline(always)]
+pub fn inline_key(bytes: &[u8]) -> u64 {
+    INLINE_FLAG | word(bytes) << 21 | (bytes.len() as u64) << 18
+}
 
 #[inline(always)]
 pub fn tag(h: u64) -> u64 {
-    h >> TAG_SHIFT
+    (h >> TAG_SHIFT) & TAG_MASK
 }
 
+/// The slot of the token `bytes` with rank `rank`, hash `h`, stored at `offset`.
 #[allow(dead_code)] // build.rs lays the slots out
 #[inline(always)]
-pub fn slot(h: u64, rank: u32, offset: u32, len: u32) -> u64 {
-    u64::from(rank) | u64::from(offset) << 18 | u64::from(len) << 42 | tag(h) << TAG_SHIFT
+pub fn slot(h: u64, rank: u32, offset: u32, bytes: &[u8]) -> u64 {
+    if bytes.len() <= INLINE {
+        inline_key(bytes) | u64::from(rank)
+    } else {
+        u64::from(rank) | u64::from(offset) << 18 | (bytes.len() as u64) << 42 | tag(h) << TAG_SHIFT
+    }
 }
 
 #[inline(always)]
 pub fn slot_rank(s: u64) -> u32 {
-    (s & 0x3_FFFF) as u32
+    (s & RANK_BITS) as u32
 }
 
+/// The slot with its rank bits cleared (what [`inline_key`] gives for an inline token).
 #[inline(always)]
-pub fn slot_tag(s: u64) -> u64 {
-    s >> TAG_SHIFT
+pub fn slot_key(s: u64) -> u64 {
+    s & !RANK_BITS
 }
 
-/// Offset and length of the slot's token bytes.
+/// The tag of a long token's slot; an inline slot has none (`None`).
+#[inline(always)]
+pub fn slot_tag(s: u64) -> Option<u64> {
+    (s & INLINE_FLAG == 0).then_some((s >> TAG_SHIFT) & TAG_MASK)
+}
+
+/// Offset and length of a long token's bytes.
 #[inline(always)]
 pub fn slot_bytes(s: u64) -> (u32, u32) {
     (((s >> 18) & 0xFF_FFFF) as u32, ((s >> 42) & 0xFF) as u32)

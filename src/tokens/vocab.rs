@@ -3,7 +3,10 @@
 //! of its bytes and a hash tag (`hash.rs`). Lookups read the module's data directly; nothing
 //! is built or allocated at VM start.
 
-use super::hash::{filter_bit, hash, same, slot_bytes, slot_rank, slot_tag, tag, EMPTY};
+use super::hash::{
+    filter_bit, hash, inline_key, same, slot_bytes, slot_key, slot_rank, slot_tag, tag, EMPTY,
+    INLINE,
+};
 
 /// One encoding's tables (`include_bytes!` gives no alignment, so slots are read with
 /// `from_le_bytes`).
@@ -62,16 +65,30 @@ impl Vocab {
         {
             return None;
         }
-        let t = tag(h);
         let mut i = h as usize & self.mask;
         // The table is at most 4/5 full, so an empty slot always ends the probe; the bound
         // only guards against corrupt tables.
+        if bytes.len() <= INLINE {
+            let want = inline_key(bytes);
+            for _ in 0..=self.mask {
+                let s = self.slot(i);
+                if s == EMPTY {
+                    return None;
+                }
+                if slot_key(s) == want {
+                    return Some(slot_rank(s));
+                }
+                i = (i + 1) & self.mask;
+            }
+            return None;
+        }
+        let t = tag(h);
         for _ in 0..=self.mask {
             let s = self.slot(i);
             if s == EMPTY {
                 return None;
             }
-            if slot_tag(s) == t {
+            if slot_tag(s) == Some(t) {
                 let (at, len) = slot_bytes(s);
                 let (at, len) = (at as usize, len as usize);
                 if len == bytes.len()

@@ -21,6 +21,9 @@ pub(super) struct Merger {
     /// For a part starting at i: the rank of it merged with the next part (`NONE`: no merge,
     /// or not the start of a part).
     pair: Vec<u32>,
+    /// For a part starting at i: the rank it is on the heap with (`NONE`: not on it), so that
+    /// a pair still waiting is not pushed twice.
+    queued: Vec<u32>,
     heap: BinaryHeap<u64>,
 }
 
@@ -53,6 +56,8 @@ impl Merger {
         self.pair.clear();
         self.pair
             .extend((0..n).map(|i| rank_of(v, bytes, i, i + 2)));
+        self.queued.clear();
+        self.queued.resize(n, NONE);
         let mut keys = std::mem::take(&mut self.heap).into_vec();
         keys.clear();
         keys.extend(
@@ -64,6 +69,9 @@ impl Merger {
         while let Some(k) = self.heap.pop() {
             let k = !k;
             let (rank, s) = ((k >> 32) as u32, (k & 0xFFFF_FFFF) as usize);
+            if get(&self.queued, s) == rank {
+                set(&mut self.queued, s, NONE);
+            }
             if get(&self.pair, s) == rank && self.local_min(s) {
                 self.merge_at(v, bytes, s);
             }
@@ -86,8 +94,10 @@ impl Merger {
     /// Pushes the pair at part `i` if it is a local minimum.
     #[inline(always)]
     fn offer(&mut self, i: usize) {
-        if self.local_min(i) {
-            self.heap.push(key(get(&self.pair, i), i));
+        let r = get(&self.pair, i);
+        if get(&self.queued, i) != r && self.local_min(i) {
+            self.heap.push(key(r, i));
+            set(&mut self.queued, i, r);
         }
     }
 
