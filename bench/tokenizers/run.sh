@@ -6,13 +6,13 @@ cd "$(dirname "$0")"
 : "${CARGO_TARGET_DIR:=/work/target-tok}"; export CARGO_TARGET_DIR
 out=/tmp/tokbench; mkdir -p "$out"
 nice python3 make_corpus.py /tmp/tokcorpus
-for c in tiktoken bpe; do
+for c in tiktoken bpe tables; do
   nice cargo build --release -p tok-guest --target wasm32-wasip1 --features "$c"
   cp "$CARGO_TARGET_DIR/wasm32-wasip1/release/tok_guest.wasm" "$out/$c.wasm"
 done
 nice cargo build --release -p tok-runner
 cd "$out"
-nice "$CARGO_TARGET_DIR/release/tok-runner" /tmp/tokcorpus tiktoken.wasm bpe.wasm | tee wasm.md
+nice "$CARGO_TARGET_DIR/release/tok-runner" /tmp/tokcorpus tiktoken.wasm bpe.wasm tables.wasm | tee wasm.md
 # Native reference: tiktoken-rs on the whole text, one process per (file, encoding): it panics
 # (fancy-regex gives up) on long whitespace runs.
 for f in /tmp/tokcorpus/*.txt; do for e in o200k_base cl100k_base; do

@@ -22,7 +22,7 @@ const SHORT_MAX: usize = 256;
 
 /// Chunk of a long piece merged at once, and the margin at its end whose tokens are merged
 /// again with the next chunk.
-const CHUNK: usize = 2 * 1024;
+const CHUNK: usize = 4 * 1024;
 const MARGIN: usize = 256;
 
 pub(super) const NONE: u32 = u32::MAX;
@@ -30,6 +30,11 @@ pub(super) const NONE: u32 = u32::MAX;
 /// Number of tokens `piece` becomes (`piece` is not empty and not a token).
 pub(super) fn count(v: &Vocab, piece: &[u8]) -> u64 {
     let n = piece.len();
+    if n <= 3 {
+        // Not a token, so two or three bytes: two tokens if either neighbouring pair is one.
+        let merges = (0..n.saturating_sub(1)).any(|i| rank_of(v, piece, i, i + 2) != NONE);
+        return if merges { n as u64 - 1 } else { n as u64 };
+    }
     if n <= 32 {
         short(v, piece, &mut [0u32; 32]) as u64
     } else if n <= SHORT {
@@ -148,6 +153,7 @@ pub(super) fn count_long(v: &Vocab, piece: &[u8], chunk: usize, margin: usize) -
     // again.
     let mut last: Option<(usize, usize)> = None;
     let mut seen: Option<(&[u8], Kept)> = None;
+    let mut checked: Option<(&[u8], &[u8])> = None;
     while s < n {
         let e = s.saturating_add(chunk).min(n);
         let Some(part) = piece.get(s..e) else {
@@ -173,10 +179,15 @@ pub(super) fn count_long(v: &Vocab, piece: &[u8], chunk: usize, margin: usize) -
             return m.count_all(v, piece);
         }
         if let Some((a, b)) = last {
-            let (x, y) = (piece.get(a..b), part.get(..kept.first_end));
-            if !matches!((x, y), (Some(x), Some(y)) if compatible(v, x, y)) {
+            let (Some(x), Some(y)) = (piece.get(a..b), part.get(..kept.first_end)) else {
+                return m.count_all(v, piece);
+            };
+            // Repeated text cuts between the same two tokens again: checked once.
+            let known = matches!(checked, Some((cx, cy)) if cx == x && cy == y);
+            if !known && !compatible(v, x, y) {
                 return m.count_all(v, piece);
             }
+            checked = Some((x, y));
         }
         last = Some((s + kept.last.0, s + kept.last.1));
         total += kept.tokens;

@@ -63,3 +63,22 @@ fn compatible_pairs() {
     assert!(compatible(v, b" the", b" cat"));
     assert!(!compatible(v, b"a", b"a"));
 }
+
+#[test]
+fn three_bytes_and_less_agree_with_the_scan() {
+    // Every two- and three-byte string over a small alphabet that is not a token.
+    let alphabet = b"aZ0 '[\xc3\xa9";
+    for v in [&O200K, &CL100K] {
+        for &a in alphabet {
+            for &b in alphabet {
+                for t in [vec![a, b], vec![a, b, b'x'], vec![a, b'e', b]] {
+                    if v.rank(&t).is_some() {
+                        continue;
+                    }
+                    let mut starts = [0u32; 32];
+                    assert_eq!(count(v, &t), short(v, &t, &mut starts) as u64, "{t:?}");
+                }
+            }
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! Tokenizer candidates for issue 5, as a wasm32-wasip1 reactor driven by `tok-runner`.
-//! One module per candidate (cargo feature `tiktoken` or `bpe`); exports:
+//! One module per candidate (cargo feature `tiktoken`, `bpe` or `tables`); exports:
 //! - `bench_load(mask) -> u32`: loads the encodings in `mask` (1 = o200k_base,
 //!   2 = cl100k_base); 0 on success.
 //! - `bench_alloc(len) -> ptr`: a buffer the runner fills with a corpus file.
@@ -9,7 +9,8 @@
 //!
 //! Candidate `tiktoken` counts exactly as `src/tokens.rs` does (encode_ordinary over pieces of
 //! at most 16 KiB cut where tiktoken's pre-tokenizer splits anyway); candidate `bpe` uses
-//! bpe-openai's `Tokenizer::count` on the whole text.
+//! bpe-openai's `Tokenizer::count` on the whole text; candidate `tables` is the filter's own
+//! counter today (`tollbooth::tokens::Tokenizer`, one per loaded encoding).
 
 use std::cell::RefCell;
 
@@ -17,6 +18,8 @@ use std::cell::RefCell;
 type Bpe = tiktoken_rs::CoreBPE;
 #[cfg(feature = "bpe")]
 type Bpe = &'static bpe_openai::Tokenizer;
+#[cfg(feature = "tables")]
+type Bpe = (tollbooth::tokens::Tokenizer, tollbooth::tokens::Encoding);
 
 thread_local! {
     static LOADED: RefCell<[Option<Bpe>; 2]> = const { RefCell::new([None, None]) };
@@ -38,6 +41,22 @@ fn build(enc: u32) -> Option<Bpe> {
         2 => Some(bpe_openai::cl100k_base()),
         _ => None,
     }
+}
+
+#[cfg(feature = "tables")]
+fn build(enc: u32) -> Option<Bpe> {
+    use tollbooth::tokens::{Encoding, Tokenizer};
+    let enc = match enc {
+        1 => Encoding::O200kBase,
+        2 => Encoding::Cl100kBase,
+        _ => return None,
+    };
+    Some((Tokenizer::load(&[enc]).ok()?, enc))
+}
+
+#[cfg(feature = "tables")]
+fn count(bpe: &Bpe, text: &str) -> u64 {
+    bpe.0.count(bpe.1, text)
 }
 
 #[cfg(feature = "tiktoken")]
