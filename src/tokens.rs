@@ -15,6 +15,8 @@ mod bpe;
 mod exact_tests;
 mod hash;
 pub(crate) mod pretokenize;
+#[cfg(test)]
+mod review_tests;
 mod vocab;
 
 use std::fmt;
