@@ -1,7 +1,7 @@
 //! Native microbenchmarks of the host-free core (issue 5), run by `make bench` with short
-//! settings; the runner (`bench/runner`) adds their medians to its table. The tokenizer is
-//! left out here (no encodings loaded: the 4-bytes-per-token fallback), it is measured inside
-//! wasm by the runner. Request and response shapes follow OpenAI's API reference
+//! settings; the runner (`bench/runner`) adds their medians to its table. The JSON benchmarks
+//! leave the tokenizer out (no encodings loaded: the 4-bytes-per-token fallback); the tokenizer
+//! has its own group here (native), and is measured inside wasm by the runner. Request and response shapes follow OpenAI's API reference
 //! (https://platform.openai.com/docs/api-reference/chat/create, /chat/object, /chat-streaming).
 
 // Benchmark set-up on fixed inputs: a failure there is a broken benchmark, as in tests.
@@ -76,6 +76,37 @@ fn json(c: &mut Criterion) {
     g.finish();
 }
 
+/// Seeded random lowercase letters: one long pre-tokenizer piece (the merge heap).
+fn letters(n: usize) -> String {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect()
+}
+
+fn tokenizer(c: &mut Criterion) {
+    use tollbooth::tokens::Encoding;
+    let tok = Tokenizer::load(&Encoding::ALL).unwrap();
+    let prose =
+        "The quick brown fox jumps over the lazy dog; it's 12:30, and they've left. ".repeat(140);
+    let letters = letters(100_000);
+    let mut g = c.benchmark_group("tokens");
+    g.throughput(Throughput::Bytes(prose.len() as u64));
+    g.bench_function("count 10 KB of prose, o200k_base", |b| {
+        b.iter(|| tok.count(Encoding::O200kBase, black_box(&prose)))
+    });
+    g.throughput(Throughput::Bytes(letters.len() as u64));
+    g.bench_function("count 100 KB of random letters, o200k_base", |b| {
+        b.iter(|| tok.count(Encoding::O200kBase, black_box(&letters)))
+    });
+    g.finish();
+}
+
 fn money(c: &mut Criterion) {
     let price = Price::flat(150_000, 600_000);
     let usage = Usage {
@@ -112,5 +143,5 @@ fn money(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sse, json, money);
+criterion_group!(benches, sse, json, tokenizer, money);
 criterion_main!(benches);

@@ -148,10 +148,30 @@ impl Rng {
     }
 }
 
-/// `len` random ASCII letters (both cases), seeded.
+/// `len` random ASCII letters (both cases), seeded: o200k_base's pre-tokenizer cuts them at
+/// each change from lower to upper case.
 pub fn random_letters(len: usize, seed: u64) -> Text {
+    letters_from(
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "random letters",
+        len,
+        seed,
+    )
+}
+
+/// `len` random lowercase ASCII letters, seeded: one pre-tokenizer piece of `len` bytes, all of
+/// it byte-pair merged (the worst case of the letters).
+pub fn random_lowercase(len: usize, seed: u64) -> Text {
+    letters_from(
+        b"abcdefghijklmnopqrstuvwxyz",
+        "random lowercase letters",
+        len,
+        seed,
+    )
+}
+
+fn letters_from(letters: &[u8], name: &'static str, len: usize, seed: u64) -> Text {
     let mut rng = Rng(seed | 1);
-    let letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let text = (0..len)
         .map(|_| {
             let i = (rng.next() % letters.len() as u64) as usize;
@@ -159,7 +179,7 @@ pub fn random_letters(len: usize, seed: u64) -> Text {
         })
         .collect();
     Text {
-        name: "random letters",
+        name,
         text,
         source: format!("generated, seed {seed}"),
     }

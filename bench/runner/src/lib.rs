@@ -47,6 +47,7 @@ pub const ROW_IDS: &[&str] = &[
     "tok_code",
     "adv_one_char",
     "adv_letters",
+    "adv_lowercase",
     "adv_base64",
     "adv_nested",
     "linear_100k",

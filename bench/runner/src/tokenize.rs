@@ -60,9 +60,10 @@ pub fn figures(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyh
             "≥ 25 MB/s",
         ));
     }
-    let adversarial: [(&'static str, Text); 4] = [
+    let adversarial: [(&'static str, Text); 5] = [
         ("adv_one_char", corpus::one_char(sc.big)),
         ("adv_letters", corpus::random_letters(sc.mid, 5)),
+        ("adv_lowercase", corpus::random_lowercase(sc.mid, 5)),
         ("adv_base64", corpus::base64(sc.big, 7)),
         ("adv_nested", corpus::nested_json(sc.nested)),
     ];
