@@ -14,6 +14,7 @@
 pub mod corpus;
 pub mod native;
 pub mod overhead;
+pub mod spin;
 pub mod start;
 pub mod stats;
 pub mod table;

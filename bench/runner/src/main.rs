@@ -1,6 +1,7 @@
 //! `tollbooth-bench`: measures issue 5's figures and prints one table (see the crate docs).
 //!
-//! Usage: `tollbooth-bench [--smoke]`. Paths come from the environment:
+//! Usage: `tollbooth-bench [--smoke]`, or `tollbooth-bench --spin <tiny|2k|sse> <seconds>
+//! [passthrough]` to loop one exchange for a profiler (see [`tollbooth_bench::spin`]). Paths come from the environment:
 //! `TOLLBOOTH_WASM` (the filter; default `target/wasm32-wasip1/release/tollbooth.wasm`),
 //! `TOLLBOOTH_PASSTHROUGH_WASM` (default: built from `bench/passthrough`),
 //! `TOLLBOOTH_CRITERION_DIR` (criterion's output, for the native rows; default none).
@@ -13,7 +14,8 @@ use tollbooth_bench::{passthrough_wasm, render, run, Scale, Settings};
 fn main() -> anyhow::Result<()> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let repo = repo.canonicalize().unwrap_or(repo);
-    let smoke = std::env::args().skip(1).any(|a| a == "--smoke");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
     let filter_wasm = std::env::var_os("TOLLBOOTH_WASM")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join("target/wasm32-wasip1/release/tollbooth.wasm"));
@@ -29,6 +31,26 @@ fn main() -> anyhow::Result<()> {
         scale: if smoke { Scale::smoke() } else { Scale::full() },
         repo,
     };
+    if let [flag, name, secs, rest @ ..] = &args[..] {
+        if flag == "--first" {
+            let m = tollbooth_bench::spin::first(&settings, name, secs.parse()?)?;
+            let us = m.map(|d| d.as_secs_f64() * 1e6);
+            println!(
+                "{name}: first {:.1} µs (request body {:.1} µs), steady {:.1} µs ({:.1} µs)",
+                us[0], us[1], us[2], us[3]
+            );
+            return Ok(());
+        }
+        if flag == "--spin" {
+            let pass = rest.iter().any(|a| a == "passthrough");
+            let (mean, n) = tollbooth_bench::spin::spin(&settings, name, secs.parse()?, pass)?;
+            println!(
+                "{name}: {n} exchanges, {:.2} µs each",
+                mean.as_secs_f64() * 1e6
+            );
+            return Ok(());
+        }
+    }
     let start = Instant::now();
     let report = run(&settings)?;
     println!("filter: {}", settings.filter_wasm.display());
