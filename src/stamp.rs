@@ -3,7 +3,8 @@
 
 use crate::money::format_usd;
 use crate::usage::Usage;
-use serde_json::{json, Map as JsonMap, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The result of metering one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,30 +54,50 @@ pub fn fields(outcome: &Outcome, prefix: &str) -> Vec<(String, String)> {
     out
 }
 
-/// The filter-state JSON object: the same fields plus provider, status and attributes.
+/// The filter-state JSON object: the same fields plus provider, status and attributes. Its
+/// members come out sorted by name (as from a `serde_json::Map`), the attributes too (a repeated
+/// attribute keeps its last value).
 pub fn filter_state(outcome: &Outcome) -> String {
     let u = &outcome.usage;
-    let attributes: JsonMap<String, Value> = outcome
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    json!({
-        "tenant": outcome.tenant,
-        "model": outcome.model,
-        "provider": outcome.provider,
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "cached_tokens": u.cached_tokens,
-        "reasoning_tokens": u.reasoning_tokens,
-        "cache_write_5m_tokens": u.cache_write_5m_tokens,
-        "cache_write_1h_tokens": u.cache_write_1h_tokens,
-        "cost_usd": outcome.cost_pico.map(format_usd),
-        "usage_source": u.source.as_str(),
-        "status": outcome.status,
-        "attributes": attributes,
-    })
-    .to_string()
+    let state = FilterState {
+        attributes: outcome
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        cache_write_1h_tokens: u.cache_write_1h_tokens,
+        cache_write_5m_tokens: u.cache_write_5m_tokens,
+        cached_tokens: u.cached_tokens,
+        cost_usd: outcome.cost_pico.map(format_usd),
+        input_tokens: u.input_tokens,
+        model: &outcome.model,
+        output_tokens: u.output_tokens,
+        provider: outcome.provider,
+        reasoning_tokens: u.reasoning_tokens,
+        status: outcome.status,
+        tenant: &outcome.tenant,
+        usage_source: u.source.as_str(),
+    };
+    serde_json::to_string(&state).unwrap_or_default()
+}
+
+/// The filter-state object, written straight from the outcome (no `Value` tree); members in
+/// name order.
+#[derive(Serialize)]
+struct FilterState<'a> {
+    attributes: BTreeMap<&'a str, &'a str>,
+    cache_write_1h_tokens: u64,
+    cache_write_5m_tokens: u64,
+    cached_tokens: u64,
+    cost_usd: Option<String>,
+    input_tokens: u64,
+    model: &'a str,
+    output_tokens: u64,
+    provider: &'a str,
+    reasoning_tokens: u64,
+    status: Option<u16>,
+    tenant: &'a str,
+    usage_source: &'a str,
 }
 
 /// The final SSE comment line of a metered stream: `: tollbooth ` and the filter-state JSON
@@ -91,6 +112,7 @@ pub fn sse_comment(outcome: &Outcome) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::usage::UsageSource;
+    use serde_json::Value;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -129,6 +151,54 @@ mod tests {
         let f = fields(&outcome(None), "x-gw-");
         assert!(f.iter().all(|(k, _)| k.starts_with("x-gw-")));
         assert!(!f.iter().any(|(k, _)| k.ends_with("cost-usd")));
+    }
+
+    /// The filter state as it was built before, through a `Value` tree.
+    fn reference_filter_state(outcome: &Outcome) -> String {
+        let u = &outcome.usage;
+        let attributes: serde_json::Map<String, Value> = outcome
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        serde_json::json!({
+            "tenant": outcome.tenant,
+            "model": outcome.model,
+            "provider": outcome.provider,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cached_tokens": u.cached_tokens,
+            "reasoning_tokens": u.reasoning_tokens,
+            "cache_write_5m_tokens": u.cache_write_5m_tokens,
+            "cache_write_1h_tokens": u.cache_write_1h_tokens,
+            "cost_usd": outcome.cost_pico.map(format_usd),
+            "usage_source": u.source.as_str(),
+            "status": outcome.status,
+            "attributes": attributes,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn filter_state_is_byte_for_byte_what_the_value_tree_gave() {
+        let mut o = outcome(Some(1_500_000_000));
+        assert_eq!(filter_state(&o), reference_filter_state(&o));
+        o.tenant = "a \"quoted\"\n tenant \u{1F600}".into();
+        o.model = "m\\odel".into();
+        o.attributes = vec![
+            ("z".into(), "last".into()),
+            ("a".into(), "1".into()),
+            ("z".into(), "again".into()),
+            ("é".into(), "\u{7f}\u{1}".into()),
+        ];
+        o.status = None;
+        o.usage.cache_write_1h_tokens = 7;
+        o.usage.cache_write_5m_tokens = u64::MAX;
+        o.usage.source = UsageSource::Estimate;
+        assert_eq!(filter_state(&o), reference_filter_state(&o));
+        o.cost_pico = None;
+        o.attributes.clear();
+        assert_eq!(filter_state(&o), reference_filter_state(&o));
     }
 
     #[test]

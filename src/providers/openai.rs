@@ -7,7 +7,7 @@
 use super::{Api, Endpoint, Finish, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
-use crate::usage::{read_count, Usage, UsageSource};
+use crate::usage::{read_count, read_count_named, Usage, UsageSource};
 use serde_json::{Map, Value};
 
 const TOKENS_PER_MESSAGE: u64 = 3;
@@ -303,11 +303,19 @@ pub(crate) fn provider_usage(u: &Value) -> Result<Usage, String> {
 /// `{output_key}_details`; validated: counts are non-negative integers within reason, cached ≤
 /// input and reasoning ≤ output.
 pub(crate) fn usage_named(u: &Value, input_key: &str, output_key: &str) -> Result<Usage, String> {
-    let input = read_count(u.get(input_key), &format!("usage.{input_key}"))?;
-    let output = read_count(u.get(output_key), &format!("usage.{output_key}"))?;
+    let input = read_count_named(u.get(input_key), || format!("usage.{input_key}"))?;
+    let output = read_count_named(u.get(output_key), || format!("usage.{output_key}"))?;
+    // `{key}_details`, found without building its name.
+    let details = |key: &str| {
+        let (_, d) = u
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.strip_suffix("_details") == Some(key))?;
+        Some(d)
+    };
     // DeepSeek reports cache hits as `prompt_cache_hit_tokens` (its context-caching guide).
     let cached = match read_count(
-        u.pointer(&format!("/{input_key}_details/cached_tokens")),
+        details(input_key).and_then(|d| d.get("cached_tokens")),
         "cached_tokens",
     )? {
         Some(n) => n,
@@ -316,7 +324,7 @@ pub(crate) fn usage_named(u: &Value, input_key: &str, output_key: &str) -> Resul
         }
     };
     let reasoning = read_count(
-        u.pointer(&format!("/{output_key}_details/reasoning_tokens")),
+        details(output_key).and_then(|d| d.get("reasoning_tokens")),
         "reasoning_tokens",
     )?
     .unwrap_or(0);
