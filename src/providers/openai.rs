@@ -212,6 +212,9 @@ fn value_text(v: &Value) -> String {
 /// estimate (the request's prompt estimate, and the returned messages counted). The finish is
 /// the least successful `choices[].finish_reason` ([`finish_of`]).
 pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    if let Some(info) = fast::with_usage(body) {
+        return info;
+    }
     parse_response_with(
         body,
         req,
@@ -276,19 +279,23 @@ pub fn finish_of(reason: &str) -> Finish {
 /// The least successful `choices[].finish_reason`; [`Finish::Error`] for a body carrying an
 /// `error` object; `None` when no choice has a reason.
 pub(crate) fn choices_finish(resp: &Map<String, Value>) -> Option<Finish> {
-    let error = resp
-        .get("error")
-        .is_some_and(|e| !e.is_null())
-        .then_some(Finish::Error);
+    let error = resp.get("error").is_some_and(|e| !e.is_null());
     let reasons = resp
         .get("choices")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
-        .filter(|r| !r.is_empty())
-        .map(finish_of);
-    Finish::worst(reasons.chain(error))
+        .filter(|r| !r.is_empty());
+    choices_finish_of(reasons, error)
+}
+
+/// [`choices_finish`] of the non-empty reasons, in order, and whether there was an `error`.
+pub(crate) fn choices_finish_of<'a>(
+    reasons: impl Iterator<Item = &'a str>,
+    error: bool,
+) -> Option<Finish> {
+    Finish::worst(reasons.map(finish_of).chain(error.then_some(Finish::Error)))
 }
 
 /// The response's `usage` object, validated: counts are non-negative integers within reason,
@@ -415,6 +422,8 @@ pub fn estimate_only(req: &RequestInfo, output: u64, problem: Option<Problem>) -
         finish: None,
     }
 }
+
+pub(crate) mod fast;
 
 #[cfg(test)]
 mod tests;
