@@ -21,6 +21,8 @@ pub struct Shared {
     pub config: Config,
     pub tokenizer: Rc<Tokenizer>,
     pub metrics: RefCell<Recorder>,
+    /// The names of the result headers (`header_prefix` applied).
+    pub stamp_names: crate::stamp::FieldNames,
     /// Body bytes copied by this VM's live streams, against `max_copied_bytes_per_vm`.
     pub copied: Cell<usize>,
 }
@@ -33,6 +35,7 @@ impl Shared {
             config.max_models,
         ));
         Self {
+            stamp_names: crate::stamp::FieldNames::new(&config.header_prefix),
             config,
             tokenizer,
             metrics,

@@ -22,35 +22,61 @@ pub struct Outcome {
 
 /// Header (or trailer) fields, names prefixed with `prefix` (default `x-llm-`).
 pub fn fields(outcome: &Outcome, prefix: &str) -> Vec<(String, String)> {
+    named_fields(outcome, &FieldNames::new(prefix))
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// The names of the [`fields`] for one prefix, made once per configuration.
+#[derive(Debug, Clone)]
+pub struct FieldNames {
+    tenant: String,
+    model: String,
+    input: String,
+    output: String,
+    cached: String,
+    reasoning: String,
+    cache_write: String,
+    cost: String,
+    source: String,
+}
+
+impl FieldNames {
+    pub fn new(prefix: &str) -> Self {
+        let name = |field: &str| format!("{prefix}{field}");
+        FieldNames {
+            tenant: name("tenant"),
+            model: name("model"),
+            input: name("input-tokens"),
+            output: name("output-tokens"),
+            cached: name("cached-tokens"),
+            reasoning: name("reasoning-tokens"),
+            cache_write: name("cache-write-tokens"),
+            cost: name("cost-usd"),
+            source: name("usage-source"),
+        }
+    }
+}
+
+/// [`fields`] with names made beforehand.
+pub fn named_fields<'n>(outcome: &Outcome, names: &'n FieldNames) -> Vec<(&'n str, String)> {
     let u = &outcome.usage;
-    let mut out = vec![
-        (format!("{prefix}tenant"), outcome.tenant.clone()),
-        (format!("{prefix}model"), outcome.model.clone()),
-        (format!("{prefix}input-tokens"), u.input_tokens.to_string()),
-        (
-            format!("{prefix}output-tokens"),
-            u.output_tokens.to_string(),
-        ),
-        (
-            format!("{prefix}cached-tokens"),
-            u.cached_tokens.to_string(),
-        ),
-        (
-            format!("{prefix}reasoning-tokens"),
-            u.reasoning_tokens.to_string(),
-        ),
-    ];
+    let mut out = Vec::with_capacity(9);
+    out.push((names.tenant.as_str(), outcome.tenant.clone()));
+    out.push((names.model.as_str(), outcome.model.clone()));
+    out.push((names.input.as_str(), u.input_tokens.to_string()));
+    out.push((names.output.as_str(), u.output_tokens.to_string()));
+    out.push((names.cached.as_str(), u.cached_tokens.to_string()));
+    out.push((names.reasoning.as_str(), u.reasoning_tokens.to_string()));
     let writes = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
     if writes > 0 {
-        out.push((format!("{prefix}cache-write-tokens"), writes.to_string()));
+        out.push((names.cache_write.as_str(), writes.to_string()));
     }
     if let Some(cost) = outcome.cost_pico {
-        out.push((format!("{prefix}cost-usd"), format_usd(cost)));
+        out.push((names.cost.as_str(), format_usd(cost)));
     }
-    out.push((
-        format!("{prefix}usage-source"),
-        u.source.as_str().to_string(),
-    ));
+    out.push((names.source.as_str(), u.source.as_str().to_string()));
     out
 }
 

@@ -76,13 +76,13 @@ impl HttpFilter {
         };
         let cfg = &shared.config;
         if target != Target::Nowhere {
-            for (name, value) in stamp::fields(&outcome, &cfg.header_prefix) {
+            for (name, value) in stamp::named_fields(&outcome, &shared.stamp_names) {
                 match target {
                     Target::ResponseHeaders => {
-                        self.set_or_log(host, Map::ResponseHeaders, &name, &value)
+                        self.set_or_log(host, Map::ResponseHeaders, name, &value)
                     }
                     _ => {
-                        if let Err(e) = host.add_header(Map::ResponseTrailers, &name, &value) {
+                        if let Err(e) = host.add_header(Map::ResponseTrailers, name, &value) {
                             host.log(
                                 LogLevel::Warn,
                                 &format!("tollbooth: trailer {name}: status {}", e.0),
