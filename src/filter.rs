@@ -360,6 +360,7 @@ mod finalize;
 mod request;
 mod stream;
 mod streaming;
+pub mod warm;
 
 use copy::copy_response;
 use stream::ResponseStream;

@@ -33,12 +33,22 @@ fn main() -> anyhow::Result<()> {
     };
     if let [flag, name, secs, rest @ ..] = &args[..] {
         if flag == "--first" {
-            let m = tollbooth_bench::spin::first(&settings, name, secs.parse()?)?;
+            let pass = rest.iter().any(|a| a == "passthrough");
+            let m = tollbooth_bench::spin::first(&settings, name, secs.parse()?, pass)?;
             let us = m.map(|d| d.as_secs_f64() * 1e6);
             println!(
                 "{name}: first {:.1} µs (request body {:.1} µs), steady {:.1} µs ({:.1} µs)",
                 us[0], us[1], us[2], us[3]
             );
+            return Ok(());
+        }
+        if flag == "--steps" {
+            for _ in 0..secs.parse::<usize>()? {
+                for r in tollbooth_bench::spin::steps(&settings, name)? {
+                    println!("{r:.1?}");
+                }
+                println!();
+            }
             return Ok(());
         }
         if flag == "--spin" {

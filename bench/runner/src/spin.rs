@@ -48,12 +48,17 @@ pub fn spin(s: &Settings, name: &str, secs: f64, pass: bool) -> anyhow::Result<(
 
 /// The first exchange `name` on `n` fresh VMs against the steady state: (first total, first
 /// request-body callback, steady total, steady request-body callback), medians.
-pub fn first(s: &Settings, name: &str, n: usize) -> anyhow::Result<[Duration; 4]> {
+pub fn first(s: &Settings, name: &str, n: usize, pass: bool) -> anyhow::Result<[Duration; 4]> {
     let x = exchange(s, name)?;
-    let mut h = host(&s.filter_wasm, traffic::FILTER_CONFIG)?;
+    let (wasm, config) = if pass {
+        (&s.passthrough_wasm, "")
+    } else {
+        (&s.filter_wasm, traffic::FILTER_CONFIG)
+    };
+    let mut h = host(wasm, config)?;
     let (mut ft, mut fr, mut st, mut sr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..n.max(1) {
-        h.reload(traffic::FILTER_CONFIG.as_bytes())?;
+        h.reload(config.as_bytes())?;
         let (t, _) = drive(&mut h, &x)?;
         ft.push(t.total);
         fr.push(t.request_end);
@@ -70,4 +75,55 @@ pub fn first(s: &Settings, name: &str, n: usize) -> anyhow::Result<[Duration; 4]
         median(&mut st),
         median(&mut sr),
     ])
+}
+
+/// Each step of the first exchange `name` on a fresh VM, then of the next one, in µs: open +
+/// request headers, request body, response headers, response body, finish.
+pub fn steps(s: &Settings, name: &str) -> anyhow::Result<Vec<[f64; 5]>> {
+    let x = exchange(s, name)?;
+    let mut h = host(&s.filter_wasm, traffic::FILTER_CONFIG)?;
+    h.reload(traffic::FILTER_CONFIG.as_bytes())?;
+    let mut out = Vec::new();
+    let mut sweep = crate::start::CacheSweep::new();
+    for round in 0..4 {
+        if round == 2 {
+            // The same request with the CPU caches as cold as a VM start leaves them.
+            sweep.run();
+        }
+        let len = x.request.len().to_string();
+        let request_headers = [
+            (":authority", "api.openai.com"),
+            (":path", "/v1/chat/completions"),
+            (":method", "POST"),
+            ("content-type", "application/json"),
+            ("authorization", "Bearer sk-bench"),
+            ("content-length", len.as_str()),
+        ];
+        let mut t = Instant::now();
+        let mut lap = || {
+            let d = t.elapsed().as_secs_f64() * 1e6;
+            t = Instant::now();
+            d
+        };
+        let id = h.open(0)?;
+        h.request_headers(id, request_headers, false)?;
+        let a = lap();
+        h.request_body(id, &x.request, true)?;
+        let b = lap();
+        h.response_headers(
+            id,
+            [(":status", "200"), ("content-type", x.response_type)],
+            false,
+        )?;
+        let c = lap();
+        let last = x.response.len().saturating_sub(1);
+        for (i, chunk) in x.response.iter().enumerate() {
+            h.response_body(id, chunk, i == last)?;
+        }
+        let d = lap();
+        h.finish(id)?;
+        let e = lap();
+        out.push([a, b, c, d, e]);
+    }
+    Ok(out)
 }
