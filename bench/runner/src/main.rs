@@ -51,6 +51,12 @@ fn main() -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        if flag == "--gateway" {
+            let pass = rest.iter().any(|a| a == "passthrough");
+            let (rate, metered) = tollbooth_bench::gateway::once(&settings, secs.parse()?, pass)?;
+            println!("{name}: {rate:.0} req/s ({metered} metered)");
+            return Ok(());
+        }
         if flag == "--spin" {
             let pass = rest.iter().any(|a| a == "passthrough");
             let (mean, n) = tollbooth_bench::spin::spin(&settings, name, secs.parse()?, pass)?;

@@ -1,6 +1,8 @@
 //! The one-pass reading against the full one: wherever it answers, the answer is the same.
 
-use super::super::{choices_finish, output_tokens, parse_request, parse_response_with, CHAT};
+use super::super::{
+    choices_finish, output_tokens, parse_request, parse_response_with, provider_usage, CHAT,
+};
 use super::*;
 use crate::config::Config;
 use crate::tokens::tests::tokenizer;
@@ -39,6 +41,16 @@ fn answers_as_the_full_reading_or_not_at_all() {
         r#"{"usage":{"prompt_tokens":5,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":9}}}"#.into(),
         r#"{"usage":{"prompt_tokens":5,"completion_tokens":1,"prompt_cache_hit_tokens":2}}"#.into(),
         format!(r#"{{"usage":{USAGE},"x":1e400}}"#),
+        r#"{"usage":{"prompt_tokens":5,"completion_tokens":1,"prompt_tokens_details":{"reasoning_tokens":9},"completion_tokens_details":{"cached_tokens":9}}}"#.into(),
+        r#"{"usage":{"prompt_tokens":5,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2},"prompt_cache_hit_tokens":"bad"}}"#.into(),
+        r#"{"usage":{"prompt_tokens":5,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":null},"prompt_cache_hit_tokens":"bad"}}"#.into(),
+        r#"{"usage":{"prompt_tokens":5,"completion_tokens":3,"prompt_tokens_details":[1],"completion_tokens_details":5}}"#.into(),
+        r#"{"usage":{"prompt_tokens":5.0,"completion_tokens":3}}"#.into(),
+        r#"{"usage":{"prompt_tokens":100000001,"completion_tokens":3}}"#.into(),
+        r#"{"usage":{"prompt_tokens":100000000,"completion_tokens":3,"completion_tokens_details":{"reasoning_tokens":4}}}"#.into(),
+        r#"{"usage":{"prompt_tokens":7,"prompt_tokens":null,"completion_tokens":3}}"#.into(),
+        r#"{"usage":{"prompt_tokens":7,"completion_tokens":3,"completion_tokens":{}}}"#.into(),
+        r#"{"usage":5}"#.into(),
         format!(r#"{{"usage":{USAGE}}} trailing"#),
         format!(r#"[{{"usage":{USAGE}}}]"#),
         String::new(),
@@ -57,7 +69,7 @@ fn answers_as_the_full_reading_or_not_at_all() {
             );
         }
     }
-    assert_eq!(answered, 6);
+    assert_eq!(answered, 9);
     let mut bad_utf8 = format!(r#"{{"usage":{USAGE},"x":""#).into_bytes();
     bad_utf8.extend_from_slice(b"\xff\"}");
     assert_eq!(with_usage(&bad_utf8), None);
