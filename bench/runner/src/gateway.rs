@@ -261,10 +261,15 @@ pub fn metered(front: &Front) -> u64 {
 }
 
 /// One gateway run of `secs` seconds with the filter (or the pass-through), for a profiler:
-/// requests per second and how many the filter metered.
+/// requests per second and how many the filter metered. The request is about 300 bytes, or
+/// `$TOLLBOOTH_BENCH_GATEWAY_BYTES`.
 pub fn once(s: &crate::Settings, secs: f64, pass: bool) -> anyhow::Result<(f64, u64)> {
+    let size = std::env::var("TOLLBOOTH_BENCH_GATEWAY_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let prose = crate::corpus::prose(&s.repo, 4_096)?;
-    let body = crate::traffic::chat_request_of_size(&prose.text, 300);
+    let body = crate::traffic::chat_request_of_size(&prose.text, size);
     let upstream = Upstream::start(crate::traffic::chat_response(true))?;
     let load = Load {
         workers: 2,

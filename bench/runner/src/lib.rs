@@ -77,6 +77,8 @@ pub struct Scale {
     pub events: usize,
     /// VM starts measured.
     pub vm_starts: usize,
+    /// Fresh VMs whose first request is measured (each also starts a second VM).
+    pub first_requests: usize,
     /// Throughput loop, per variant.
     pub throughput_ms: u64,
     /// Gateway throughput: time per variant, split in rounds that alternate the variants.
@@ -102,6 +104,7 @@ impl Scale {
             chat: 2_048,
             events: 1_000,
             vm_starts: 5,
+            first_requests: 9,
             throughput_ms: 1_000,
             gateway_ms: 3_000,
             gateway_rounds: 2,
@@ -122,6 +125,7 @@ impl Scale {
             chat: 2_048,
             events: 20,
             vm_starts: 1,
+            first_requests: 1,
             throughput_ms: 20,
             gateway_ms: 100,
             gateway_rounds: 1,

@@ -51,6 +51,19 @@ fn main() -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        if flag == "--first-row" {
+            for _ in 0..secs.parse::<usize>()? {
+                let mut r = tollbooth_bench::Report {
+                    notes: Vec::new(),
+                    rows: Vec::new(),
+                };
+                tollbooth_bench::start::first_request(&settings, &mut r)?;
+                for row in r.rows {
+                    println!("{name}: {}", row.measured);
+                }
+            }
+            return Ok(());
+        }
         if flag == "--gateway" {
             let pass = rest.iter().any(|a| a == "passthrough");
             let (rate, metered) = tollbooth_bench::gateway::once(&settings, secs.parse()?, pass)?;

@@ -2,11 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use tollbooth_host::Host;
-
 use crate::stats::{human, median};
 use crate::traffic::{self, FILTER_CONFIG};
-use crate::{host, host_options, mib, Report, Row, Settings};
+use crate::{host, mib, Report, Row, Settings};
 
 fn time<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(Duration, T)> {
     let t = Instant::now();
@@ -137,16 +135,17 @@ impl Default for CacheSweep {
     }
 }
 
-/// The first request on a fresh VM against the same request later on that VM with the CPU
-/// caches as cold (swept): state initialised on the first request instead of at VM start would
-/// make the first one dearer. The warm steady state is shown too.
-fn first_request(s: &Settings, r: &mut Report) -> anyhow::Result<()> {
+/// The first request on a fresh VM against the same request later on that VM from a new
+/// tenant (another API key: its counters are defined on first use, as the first request's
+/// are), right after another VM started (which leaves the CPU caches as a VM start does):
+/// state initialised on the first request instead of at VM start makes the first one dearer.
+/// The warm steady state is shown too.
+pub fn first_request(s: &Settings, r: &mut Report) -> anyhow::Result<()> {
     let x = traffic::json_exchange(traffic::chat_request("Hi", false), true);
-    let mut h = Host::load(&s.filter_wasm, host_options())?;
-    h.configure(FILTER_CONFIG.as_bytes())?;
-    let mut sweep = CacheSweep::new();
+    let mut h = host(&s.filter_wasm, FILTER_CONFIG)?;
+    let mut other = host(&s.filter_wasm, FILTER_CONFIG)?;
     let (mut first, mut warm, mut cold) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..s.scale.vm_starts.max(1) {
+    for i in 0..s.scale.first_requests.max(1) {
         h.reload(FILTER_CONFIG.as_bytes())?;
         let (t, view) = traffic::drive(&mut h, &x)?;
         traffic::check_metered(&view, "provider", 1)?;
@@ -154,14 +153,15 @@ fn first_request(s: &Settings, r: &mut Report) -> anyhow::Result<()> {
         for _ in 0..5 {
             warm.push(traffic::drive(&mut h, &x)?.0.total);
         }
-        sweep.run();
-        cold.push(traffic::drive(&mut h, &x)?.0.total);
+        other.reload(FILTER_CONFIG.as_bytes())?;
+        let key = format!("Bearer sk-bench-new-{i}");
+        cold.push(traffic::drive_as(&mut h, &x, &key)?.0.total);
     }
     let (first, warm, cold) = (median(&mut first), median(&mut warm), median(&mut cold));
     let ratio = first.as_secs_f64() / cold.as_secs_f64().max(1e-9);
     r.rows.push(Row::at_most(
         "first_request",
-        "first request on a fresh VM vs the same later with CPU caches as cold (64 MiB swept), tiny chat; lazy init would show as > 1.5×",
+        "first request on a fresh VM vs a new tenant's later on it, right after another VM started (caches as cold), tiny chat; lazy init shows as > 1.25×",
         ratio,
         format!(
             "{ratio:.2}× ({} vs {} cold; {} warm)",
@@ -169,8 +169,8 @@ fn first_request(s: &Settings, r: &mut Report) -> anyhow::Result<()> {
             human(cold.as_secs_f64()),
             human(warm.as_secs_f64())
         ),
-        1.5,
-        "≤ 1.5×",
+        1.25,
+        "≤ 1.25×",
     ));
     Ok(())
 }
