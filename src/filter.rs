@@ -23,6 +23,8 @@ pub struct Shared {
     pub metrics: RefCell<Recorder>,
     /// The names of the result headers (`header_prefix` applied).
     pub stamp_names: crate::stamp::FieldNames,
+    /// Price lookups in `config.prices`, remembered.
+    pub price_memo: crate::pricing::PriceMemo,
     /// Body bytes copied by this VM's live streams, against `max_copied_bytes_per_vm`.
     pub copied: Cell<usize>,
 }
@@ -36,6 +38,7 @@ impl Shared {
         ));
         Self {
             stamp_names: crate::stamp::FieldNames::new(&config.header_prefix),
+            price_memo: crate::pricing::PriceMemo::default(),
             config,
             tokenizer,
             metrics,

@@ -62,7 +62,10 @@ impl HttpFilter {
         let model = clean_value(info.model.as_deref().unwrap_or(&req.model).as_bytes())
             .unwrap_or_else(|| "unknown".into());
         let prices = &shared.config.prices;
-        let entry = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
+        let memo = &shared.price_memo;
+        let entry = memo
+            .lookup(prices, &model)
+            .or_else(|| memo.lookup(prices, &req.model));
         let tier = info.service_tier.as_deref().or(req.service_tier.as_deref());
         let price = entry.map(|e| e.price_for(tier, info.usage.input_tokens));
         let outcome = Outcome {
