@@ -1,7 +1,14 @@
 //! `tollbooth-bench`: measures issue 5's figures and prints one table (see the crate docs).
 //!
-//! Usage: `tollbooth-bench [--smoke]`, or `tollbooth-bench --spin <tiny|2k|sse> <seconds>
-//! [passthrough]` to loop one exchange for a profiler (see [`tollbooth_bench::spin`]). Paths come from the environment:
+//! Usage: `tollbooth-bench [--smoke]`. For profiling and quick checks (see
+//! [`tollbooth_bench::spin`] and [`tollbooth_bench::gateway`]):
+//! - `--spin <tiny|2k|sse> <seconds> [passthrough]`: loops one exchange, prints the mean;
+//! - `--first <tiny|2k|sse> <vms> [passthrough]`: first exchange on fresh VMs vs later ones;
+//! - `--steps <tiny|2k|sse> <runs>`: each callback of the first exchanges on a fresh VM, in µs;
+//! - `--first-row <label> <runs>`: the `first_request` row alone;
+//! - `--gateway <label> <seconds> [passthrough]`: one gateway run, requests per second.
+//!
+//! Paths come from the environment:
 //! `TOLLBOOTH_WASM` (the filter; default `target/wasm32-wasip1/release/tollbooth.wasm`),
 //! `TOLLBOOTH_PASSTHROUGH_WASM` (default: built from `bench/passthrough`),
 //! `TOLLBOOTH_CRITERION_DIR` (criterion's output, for the native rows; default none).
