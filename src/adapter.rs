@@ -189,7 +189,9 @@ impl RootContext for Root {
                 );
             }
         }
-        self.shared = Some(Rc::new(Shared::new(config, tokenizer)));
+        let shared = Shared::new(config, tokenizer);
+        let _ = crate::filter::warm::warm_up(&shared);
+        self.shared = Some(Rc::new(shared));
         true
     }
 

@@ -84,9 +84,15 @@ pub fn api_key_tenant(salt: &str, key: &[u8]) -> String {
     h.update([0u8]);
     h.update(key);
     let digest = h.finalize();
-    let mut out = String::from("key-");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    out.push_str("key-");
     for b in digest.iter().take(6) {
-        out.push_str(&format!("{b:02x}"));
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(char::from(
+                HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
     out
 }

@@ -21,6 +21,10 @@ pub struct Shared {
     pub config: Config,
     pub tokenizer: Rc<Tokenizer>,
     pub metrics: RefCell<Recorder>,
+    /// The names of the result headers (`header_prefix` applied).
+    pub stamp_names: crate::stamp::FieldNames,
+    /// Price lookups in `config.prices`, remembered.
+    pub price_memo: crate::pricing::PriceMemo,
     /// Body bytes copied by this VM's live streams, against `max_copied_bytes_per_vm`.
     pub copied: Cell<usize>,
 }
@@ -33,6 +37,8 @@ impl Shared {
             config.max_models,
         ));
         Self {
+            stamp_names: crate::stamp::FieldNames::new(&config.header_prefix),
+            price_memo: crate::pricing::PriceMemo::default(),
             config,
             tokenizer,
             metrics,
@@ -357,6 +363,7 @@ mod finalize;
 mod request;
 mod stream;
 mod streaming;
+pub mod warm;
 
 use copy::copy_response;
 use stream::ResponseStream;

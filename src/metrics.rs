@@ -69,6 +69,31 @@ impl TagCap {
     }
 }
 
+/// The counters of one tenant and model (or tenant and goodput outcome): their common name
+/// prefix, the ids defined so far (by field), and the cost remainder.
+#[derive(Debug, Default)]
+struct Series {
+    base: String,
+    ids: [Option<u32>; RECORD_FIELDS.len()],
+    carry: MicroCarry,
+}
+
+/// The fields [`Recorder::record`] counts, in slot order.
+const RECORD_FIELDS: [&str; 9] = [
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "estimated_requests",
+    "cost_micro_usd",
+    "unpriced_requests",
+];
+
+/// The fields [`Recorder::goodput`] counts, in slot order.
+const GOODPUT_FIELDS: [&str; 2] = ["goodput_requests", "goodput_cost_micro_usd"];
+
 /// Per-VM metric state: defined ids, the tag caps, and cost remainders.
 #[derive(Debug)]
 pub struct Recorder {
@@ -77,7 +102,11 @@ pub struct Recorder {
     models: TagCap,
     ids: HashMap<String, u32>,
     gauges: HashMap<String, u32>,
-    cost_carry: HashMap<String, MicroCarry>,
+    /// Per tenant tag, per model tag: the request counters (ids looked up without building
+    /// their names).
+    series: HashMap<String, HashMap<String, Series>>,
+    /// Per tenant tag, per outcome tag: the goodput counters.
+    goodput: HashMap<String, HashMap<String, Series>>,
 }
 
 impl Recorder {
@@ -88,7 +117,8 @@ impl Recorder {
             models: TagCap::new(max_models),
             ids: HashMap::new(),
             gauges: HashMap::new(),
-            cost_carry: HashMap::new(),
+            series: HashMap::new(),
+            goodput: HashMap::new(),
         }
     }
 
@@ -97,29 +127,33 @@ impl Recorder {
         let admit = outcome.status.is_none_or(|s| (200..300).contains(&s));
         let tenant = self.tenants.tag(&outcome.tenant, admit);
         let model = self.models.tag(&outcome.model, admit);
-        let base = format!("{}.tenant.{tenant}.model.{model}", self.prefix);
+        let prefix = &self.prefix;
+        let Some(series) = series_of(&mut self.series, &tenant, &model, || {
+            format!("{prefix}.tenant.{tenant}.model.{model}")
+        }) else {
+            return;
+        };
         let u = &outcome.usage;
-        self.add(host, &format!("{base}.requests"), 1);
-        self.add(host, &format!("{base}.input_tokens"), u.input_tokens);
-        self.add(host, &format!("{base}.output_tokens"), u.output_tokens);
-        self.add(host, &format!("{base}.cached_tokens"), u.cached_tokens);
         let writes = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
-        self.add(host, &format!("{base}.cache_write_tokens"), writes);
-        self.add(
-            host,
-            &format!("{base}.reasoning_tokens"),
+        let estimated = u64::from(u.source == UsageSource::Estimate);
+        let counts = [
+            1,
+            u.input_tokens,
+            u.output_tokens,
+            u.cached_tokens,
+            writes,
             u.reasoning_tokens,
-        );
-        if u.source == UsageSource::Estimate {
-            self.add(host, &format!("{base}.estimated_requests"), 1);
+            estimated,
+        ];
+        for (slot, delta) in counts.into_iter().enumerate() {
+            add_in(host, series, &RECORD_FIELDS, slot, delta);
         }
         match outcome.cost_pico {
             Some(pico) => {
-                let name = format!("{base}.cost_micro_usd");
-                let micros = self.cost_carry.entry(name.clone()).or_default().add(pico);
-                self.add(host, &name, micros);
+                let micros = series.carry.add(pico);
+                add_in(host, series, &RECORD_FIELDS, 7, micros);
             }
-            None => self.add(host, &format!("{base}.unpriced_requests"), 1),
+            None => add_in(host, series, &RECORD_FIELDS, 8, 1),
         }
     }
 
@@ -160,6 +194,58 @@ impl Recorder {
                 &format!("tollbooth: increment metric {name}: status {}", e.0),
             );
         }
+    }
+}
+
+/// The series of `a` and `b` in `map`, made with the name prefix `base()` on first use.
+fn series_of<'m>(
+    map: &'m mut HashMap<String, HashMap<String, Series>>,
+    a: &str,
+    b: &str,
+    base: impl FnOnce() -> String,
+) -> Option<&'m mut Series> {
+    if !map.get(a).is_some_and(|inner| inner.contains_key(b)) {
+        let series = Series {
+            base: base(),
+            ..Series::default()
+        };
+        map.entry(a.to_owned())
+            .or_default()
+            .insert(b.to_owned(), series);
+    }
+    map.get_mut(a)?.get_mut(b)
+}
+
+/// Adds `delta` to the counter `fields[slot]` of `series`, defining it on first use (as
+/// [`Recorder::add`] does).
+fn add_in(host: &mut impl Host, series: &mut Series, fields: &[&str], slot: usize, delta: u64) {
+    if delta == 0 {
+        return;
+    }
+    let (Some(field), Some(cached)) = (fields.get(slot), series.ids.get_mut(slot)) else {
+        return;
+    };
+    let name = || format!("{}.{field}", series.base);
+    let id = match *cached {
+        Some(id) => id,
+        None => match host.define_counter(&name()) {
+            Ok(id) => {
+                *cached = Some(id);
+                id
+            }
+            Err(e) => {
+                return host.log(
+                    LogLevel::Warn,
+                    &format!("tollbooth: define metric {}: status {}", name(), e.0),
+                )
+            }
+        },
+    };
+    if let Err(e) = host.increment_counter(id, delta) {
+        host.log(
+            LogLevel::Warn,
+            &format!("tollbooth: increment metric {}: status {}", name(), e.0),
+        );
     }
 }
 

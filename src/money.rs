@@ -149,8 +149,10 @@ pub fn format_usd(pico: u128) -> String {
     if frac == 0 {
         return whole.to_string();
     }
-    let frac = format!("{frac:012}");
-    format!("{whole}.{}", frac.trim_end_matches('0'))
+    let mut out = format!("{whole}.{frac:012}");
+    let kept = out.trim_end_matches('0').len();
+    out.truncate(kept);
+    out
 }
 
 /// Carries sub-micro-USD remainders so that a stream of small costs adds up exactly in a

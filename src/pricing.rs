@@ -4,7 +4,8 @@
 
 use crate::money::PICO_PER_USD;
 use crate::usage::Usage;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 pub mod litellm;
 
@@ -110,6 +111,11 @@ impl PriceTable {
     /// `us.anthropic.claude-sonnet-4-20250514-v1:0` is priced as `claude-sonnet-4` unless the
     /// table has an entry for a longer form of it.
     pub fn lookup(&self, model: &str) -> Option<&PriceEntry> {
+        self.lookup_entry(model).map(|(_, e)| e)
+    }
+
+    /// [`PriceTable::lookup`] with the name of the entry found.
+    fn lookup_entry(&self, model: &str) -> Option<(&str, &PriceEntry)> {
         let mut previous = None;
         normalisations(model).into_iter().find_map(|name| {
             if previous == Some(name) {
@@ -120,11 +126,12 @@ impl PriceTable {
         })
     }
 
-    fn exact_or_prefix(&self, model: &str) -> Option<&PriceEntry> {
+    fn exact_or_prefix(&self, model: &str) -> Option<(&str, &PriceEntry)> {
         (0..=model.len())
             .rev()
             .filter_map(|end| model.get(..end))
-            .find_map(|prefix| self.entries.get(prefix))
+            .find_map(|prefix| self.entries.get_key_value(prefix))
+            .map(|(k, e)| (k.as_str(), e))
     }
 
     pub fn len(&self) -> usize {
@@ -140,6 +147,32 @@ impl PriceTable {
         self.entries
             .iter()
             .map(|(name, entry)| (name.as_str(), entry))
+    }
+}
+
+/// [`PriceTable::lookup`] remembered per model name, for one table: a name is looked up once,
+/// then found with one hash lookup (unknown names cost the most to look up). At most
+/// [`PriceMemo::MAX_NAMES`] names are kept; later ones are looked up every time.
+#[derive(Debug, Default)]
+pub struct PriceMemo {
+    /// Model name → the table entry's name, or `None` for an unpriced model.
+    names: RefCell<HashMap<String, Option<String>>>,
+}
+
+impl PriceMemo {
+    pub const MAX_NAMES: usize = 1024;
+
+    /// `table.lookup(model)`; `table` must be the same table on every call.
+    pub fn lookup<'t>(&self, table: &'t PriceTable, model: &str) -> Option<&'t PriceEntry> {
+        if let Some(found) = self.names.borrow().get(model) {
+            return found.as_deref().and_then(|name| table.entries.get(name));
+        }
+        let found = table.lookup_entry(model);
+        let mut names = self.names.borrow_mut();
+        if names.len() < Self::MAX_NAMES {
+            names.insert(model.to_owned(), found.map(|(name, _)| name.to_owned()));
+        }
+        found.map(|(_, e)| e)
     }
 }
 

@@ -3,7 +3,8 @@
 
 use crate::money::format_usd;
 use crate::usage::Usage;
-use serde_json::{json, Map as JsonMap, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The result of metering one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,62 +22,108 @@ pub struct Outcome {
 
 /// Header (or trailer) fields, names prefixed with `prefix` (default `x-llm-`).
 pub fn fields(outcome: &Outcome, prefix: &str) -> Vec<(String, String)> {
+    named_fields(outcome, &FieldNames::new(prefix))
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// The names of the [`fields`] for one prefix, made once per configuration.
+#[derive(Debug, Clone)]
+pub struct FieldNames {
+    tenant: String,
+    model: String,
+    input: String,
+    output: String,
+    cached: String,
+    reasoning: String,
+    cache_write: String,
+    cost: String,
+    source: String,
+}
+
+impl FieldNames {
+    pub fn new(prefix: &str) -> Self {
+        let name = |field: &str| format!("{prefix}{field}");
+        FieldNames {
+            tenant: name("tenant"),
+            model: name("model"),
+            input: name("input-tokens"),
+            output: name("output-tokens"),
+            cached: name("cached-tokens"),
+            reasoning: name("reasoning-tokens"),
+            cache_write: name("cache-write-tokens"),
+            cost: name("cost-usd"),
+            source: name("usage-source"),
+        }
+    }
+}
+
+/// [`fields`] with names made beforehand.
+pub fn named_fields<'n>(outcome: &Outcome, names: &'n FieldNames) -> Vec<(&'n str, String)> {
     let u = &outcome.usage;
-    let mut out = vec![
-        (format!("{prefix}tenant"), outcome.tenant.clone()),
-        (format!("{prefix}model"), outcome.model.clone()),
-        (format!("{prefix}input-tokens"), u.input_tokens.to_string()),
-        (
-            format!("{prefix}output-tokens"),
-            u.output_tokens.to_string(),
-        ),
-        (
-            format!("{prefix}cached-tokens"),
-            u.cached_tokens.to_string(),
-        ),
-        (
-            format!("{prefix}reasoning-tokens"),
-            u.reasoning_tokens.to_string(),
-        ),
-    ];
+    let mut out = Vec::with_capacity(9);
+    out.push((names.tenant.as_str(), outcome.tenant.clone()));
+    out.push((names.model.as_str(), outcome.model.clone()));
+    out.push((names.input.as_str(), u.input_tokens.to_string()));
+    out.push((names.output.as_str(), u.output_tokens.to_string()));
+    out.push((names.cached.as_str(), u.cached_tokens.to_string()));
+    out.push((names.reasoning.as_str(), u.reasoning_tokens.to_string()));
     let writes = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
     if writes > 0 {
-        out.push((format!("{prefix}cache-write-tokens"), writes.to_string()));
+        out.push((names.cache_write.as_str(), writes.to_string()));
     }
     if let Some(cost) = outcome.cost_pico {
-        out.push((format!("{prefix}cost-usd"), format_usd(cost)));
+        out.push((names.cost.as_str(), format_usd(cost)));
     }
-    out.push((
-        format!("{prefix}usage-source"),
-        u.source.as_str().to_string(),
-    ));
+    out.push((names.source.as_str(), u.source.as_str().to_string()));
     out
 }
 
-/// The filter-state JSON object: the same fields plus provider, status and attributes.
+/// The filter-state JSON object: the same fields plus provider, status and attributes. Its
+/// members come out sorted by name (as from a `serde_json::Map`), the attributes too (a repeated
+/// attribute keeps its last value).
 pub fn filter_state(outcome: &Outcome) -> String {
     let u = &outcome.usage;
-    let attributes: JsonMap<String, Value> = outcome
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    json!({
-        "tenant": outcome.tenant,
-        "model": outcome.model,
-        "provider": outcome.provider,
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "cached_tokens": u.cached_tokens,
-        "reasoning_tokens": u.reasoning_tokens,
-        "cache_write_5m_tokens": u.cache_write_5m_tokens,
-        "cache_write_1h_tokens": u.cache_write_1h_tokens,
-        "cost_usd": outcome.cost_pico.map(format_usd),
-        "usage_source": u.source.as_str(),
-        "status": outcome.status,
-        "attributes": attributes,
-    })
-    .to_string()
+    let state = FilterState {
+        attributes: outcome
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        cache_write_1h_tokens: u.cache_write_1h_tokens,
+        cache_write_5m_tokens: u.cache_write_5m_tokens,
+        cached_tokens: u.cached_tokens,
+        cost_usd: outcome.cost_pico.map(format_usd),
+        input_tokens: u.input_tokens,
+        model: &outcome.model,
+        output_tokens: u.output_tokens,
+        provider: outcome.provider,
+        reasoning_tokens: u.reasoning_tokens,
+        status: outcome.status,
+        tenant: &outcome.tenant,
+        usage_source: u.source.as_str(),
+    };
+    serde_json::to_string(&state).unwrap_or_default()
+}
+
+/// The filter-state object, written straight from the outcome (no `Value` tree); members in
+/// name order.
+#[derive(Serialize)]
+struct FilterState<'a> {
+    attributes: BTreeMap<&'a str, &'a str>,
+    cache_write_1h_tokens: u64,
+    cache_write_5m_tokens: u64,
+    cached_tokens: u64,
+    cost_usd: Option<String>,
+    input_tokens: u64,
+    model: &'a str,
+    output_tokens: u64,
+    provider: &'a str,
+    reasoning_tokens: u64,
+    status: Option<u16>,
+    tenant: &'a str,
+    usage_source: &'a str,
 }
 
 /// The final SSE comment line of a metered stream: `: tollbooth ` and the filter-state JSON
@@ -91,6 +138,7 @@ pub fn sse_comment(outcome: &Outcome) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::usage::UsageSource;
+    use serde_json::Value;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -129,6 +177,54 @@ mod tests {
         let f = fields(&outcome(None), "x-gw-");
         assert!(f.iter().all(|(k, _)| k.starts_with("x-gw-")));
         assert!(!f.iter().any(|(k, _)| k.ends_with("cost-usd")));
+    }
+
+    /// The filter state as it was built before, through a `Value` tree.
+    fn reference_filter_state(outcome: &Outcome) -> String {
+        let u = &outcome.usage;
+        let attributes: serde_json::Map<String, Value> = outcome
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        serde_json::json!({
+            "tenant": outcome.tenant,
+            "model": outcome.model,
+            "provider": outcome.provider,
+            "input_tokens": u.input_tokens,
+            "output_tokens": u.output_tokens,
+            "cached_tokens": u.cached_tokens,
+            "reasoning_tokens": u.reasoning_tokens,
+            "cache_write_5m_tokens": u.cache_write_5m_tokens,
+            "cache_write_1h_tokens": u.cache_write_1h_tokens,
+            "cost_usd": outcome.cost_pico.map(format_usd),
+            "usage_source": u.source.as_str(),
+            "status": outcome.status,
+            "attributes": attributes,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn filter_state_is_byte_for_byte_what_the_value_tree_gave() {
+        let mut o = outcome(Some(1_500_000_000));
+        assert_eq!(filter_state(&o), reference_filter_state(&o));
+        o.tenant = "a \"quoted\"\n tenant \u{1F600}".into();
+        o.model = "m\\odel".into();
+        o.attributes = vec![
+            ("z".into(), "last".into()),
+            ("a".into(), "1".into()),
+            ("z".into(), "again".into()),
+            ("é".into(), "\u{7f}\u{1}".into()),
+        ];
+        o.status = None;
+        o.usage.cache_write_1h_tokens = 7;
+        o.usage.cache_write_5m_tokens = u64::MAX;
+        o.usage.source = UsageSource::Estimate;
+        assert_eq!(filter_state(&o), reference_filter_state(&o));
+        o.cost_pico = None;
+        o.attributes.clear();
+        assert_eq!(filter_state(&o), reference_filter_state(&o));
     }
 
     #[test]

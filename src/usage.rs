@@ -61,14 +61,25 @@ pub const MAX_PLAUSIBLE_TOKENS: u64 = 100_000_000;
 /// [`MAX_PLAUSIBLE_TOKENS`]. A missing field is `Ok(None)`; negative, fractional, non-numeric or
 /// absurd values are errors.
 pub fn read_count(value: Option<&serde_json::Value>, field: &str) -> Result<Option<u64>, String> {
+    read_count_named(value, || field)
+}
+
+/// [`read_count`], the field's name made only for an error message.
+pub fn read_count_named<F: std::fmt::Display>(
+    value: Option<&serde_json::Value>,
+    field: impl FnOnce() -> F,
+) -> Result<Option<u64>, String> {
     let Some(value) = value else { return Ok(None) };
     if value.is_null() {
         return Ok(None);
     }
     match value.as_u64() {
         Some(n) if n <= MAX_PLAUSIBLE_TOKENS => Ok(Some(n)),
-        Some(n) => Err(format!("{field} = {n} is implausibly large")),
-        None => Err(format!("{field} = {value} is not a non-negative integer")),
+        Some(n) => Err(format!("{} = {n} is implausibly large", field())),
+        None => Err(format!(
+            "{} = {value} is not a non-negative integer",
+            field()
+        )),
     }
 }
 

@@ -25,7 +25,13 @@ struct Key {
 pub(crate) fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         // Defaults: Cranelift at `speed`, parallel compilation, signals-based bounds checks.
-        Engine::new(&Config::new()).unwrap_or_else(|_| Engine::default())
+        let mut config = Config::new();
+        // `TOLLBOOTH_HOST_PERFMAP=1`: write `/tmp/perf-<pid>.map` so `perf report` names the
+        // guest's functions (build the filter unstripped to get its names).
+        if std::env::var("TOLLBOOTH_HOST_PERFMAP").is_ok_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        Engine::new(&config).unwrap_or_else(|_| Engine::default())
     })
 }
 

@@ -62,7 +62,10 @@ impl HttpFilter {
         let model = clean_value(info.model.as_deref().unwrap_or(&req.model).as_bytes())
             .unwrap_or_else(|| "unknown".into());
         let prices = &shared.config.prices;
-        let entry = prices.lookup(&model).or_else(|| prices.lookup(&req.model));
+        let memo = &shared.price_memo;
+        let entry = memo
+            .lookup(prices, &model)
+            .or_else(|| memo.lookup(prices, &req.model));
         let tier = info.service_tier.as_deref().or(req.service_tier.as_deref());
         let price = entry.map(|e| e.price_for(tier, info.usage.input_tokens));
         let outcome = Outcome {
@@ -76,13 +79,13 @@ impl HttpFilter {
         };
         let cfg = &shared.config;
         if target != Target::Nowhere {
-            for (name, value) in stamp::fields(&outcome, &cfg.header_prefix) {
+            for (name, value) in stamp::named_fields(&outcome, &shared.stamp_names) {
                 match target {
                     Target::ResponseHeaders => {
-                        self.set_or_log(host, Map::ResponseHeaders, &name, &value)
+                        self.set_or_log(host, Map::ResponseHeaders, name, &value)
                     }
                     _ => {
-                        if let Err(e) = host.add_header(Map::ResponseTrailers, &name, &value) {
+                        if let Err(e) = host.add_header(Map::ResponseTrailers, name, &value) {
                             host.log(
                                 LogLevel::Warn,
                                 &format!("tollbooth: trailer {name}: status {}", e.0),

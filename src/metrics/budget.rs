@@ -13,7 +13,7 @@
 //! - `<prefix>.budget.cas_retries` (lost compare-and-swap races) and `<prefix>.budget.errors`
 //!   (shared-data failures).
 
-use super::{tag_value, Recorder};
+use super::{add_in, series_of, tag_value, Recorder, GOODPUT_FIELDS};
 use crate::host::{Host, LogLevel};
 
 impl Recorder {
@@ -41,19 +41,17 @@ impl Recorder {
 
     /// One finished request's outcome (`good` or a kind of waste) and its cost.
     pub fn goodput(&mut self, host: &mut impl Host, tenant: &str, outcome: &str, cost_pico: u128) {
-        let base = format!(
-            "{}.outcome.{}",
-            self.tenant_base(tenant),
-            tag_value(outcome)
-        );
-        self.add(host, &format!("{base}.goodput_requests"), 1);
-        let name = format!("{base}.goodput_cost_micro_usd");
-        let micros = self
-            .cost_carry
-            .entry(name.clone())
-            .or_default()
-            .add(cost_pico);
-        self.add(host, &name, micros);
+        let tenant = self.tenants.tag(tenant, true);
+        let outcome = tag_value(outcome);
+        let prefix = &self.prefix;
+        let Some(series) = series_of(&mut self.goodput, &tenant, &outcome, || {
+            format!("{prefix}.tenant.{tenant}.outcome.{outcome}")
+        }) else {
+            return;
+        };
+        add_in(host, series, &GOODPUT_FIELDS, 0, 1);
+        let micros = series.carry.add(cost_pico);
+        add_in(host, series, &GOODPUT_FIELDS, 1, micros);
     }
 
     pub fn cost_per_good_request(&mut self, host: &mut impl Host, tenant: &str, micro_usd: u64) {

@@ -206,3 +206,29 @@ fn longest_prefix_handles_multibyte_names() {
     assert_eq!(t.len(), 1);
     assert_eq!(t.iter().next().map(|(n, _)| n), Some("modèle"));
 }
+
+#[test]
+fn the_memo_finds_what_lookup_finds_and_stays_bounded() {
+    let t = anthropic_table();
+    let memo = PriceMemo::default();
+    let names = [
+        "anthropic.claude-sonnet-4-20250514-v1:0",
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        "claude-3-5-haiku-20241022",
+        "claude-sonnet-4@20250514",
+        "publishers/google/models/gemini-2.5-pro",
+        "meta.llama3-70b-instruct-v1:0",
+        "",
+    ];
+    for _ in 0..2 {
+        for name in names {
+            assert_eq!(memo.lookup(&t, name), t.lookup(name), "{name}");
+        }
+    }
+    for i in 0..PriceMemo::MAX_NAMES + 10 {
+        let name = format!("claude-sonnet-4-{i}");
+        assert_eq!(memo.lookup(&t, &name), t.lookup(&name), "{name}");
+    }
+    assert_eq!(memo.names.borrow().len(), PriceMemo::MAX_NAMES);
+    assert_eq!(memo.lookup(&t, names[0]), t.lookup(names[0]));
+}

@@ -7,6 +7,7 @@ pub mod bedrock_invoke;
 pub mod detect;
 pub mod errors;
 pub mod gemini;
+mod json_view;
 pub mod openai;
 pub mod openai_completions;
 pub mod openai_embeddings;

@@ -7,7 +7,7 @@
 use super::{Api, Endpoint, Finish, Invalid, Problem, RequestInfo, ResponseInfo};
 use crate::config::Config;
 use crate::tokens::{encoding_for_model, Encoding, Tokenizer};
-use crate::usage::{read_count, Usage, UsageSource};
+use crate::usage::{read_count, read_count_named, Usage, UsageSource};
 use serde_json::{Map, Value};
 
 const TOKENS_PER_MESSAGE: u64 = 3;
@@ -212,6 +212,9 @@ fn value_text(v: &Value) -> String {
 /// estimate (the request's prompt estimate, and the returned messages counted). The finish is
 /// the least successful `choices[].finish_reason` ([`finish_of`]).
 pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    if let Some(info) = fast::with_usage(body) {
+        return info;
+    }
     parse_response_with(
         body,
         req,
@@ -276,19 +279,23 @@ pub fn finish_of(reason: &str) -> Finish {
 /// The least successful `choices[].finish_reason`; [`Finish::Error`] for a body carrying an
 /// `error` object; `None` when no choice has a reason.
 pub(crate) fn choices_finish(resp: &Map<String, Value>) -> Option<Finish> {
-    let error = resp
-        .get("error")
-        .is_some_and(|e| !e.is_null())
-        .then_some(Finish::Error);
+    let error = resp.get("error").is_some_and(|e| !e.is_null());
     let reasons = resp
         .get("choices")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
-        .filter(|r| !r.is_empty())
-        .map(finish_of);
-    Finish::worst(reasons.chain(error))
+        .filter(|r| !r.is_empty());
+    choices_finish_of(reasons, error)
+}
+
+/// [`choices_finish`] of the non-empty reasons, in order, and whether there was an `error`.
+pub(crate) fn choices_finish_of<'a>(
+    reasons: impl Iterator<Item = &'a str>,
+    error: bool,
+) -> Option<Finish> {
+    Finish::worst(reasons.map(finish_of).chain(error.then_some(Finish::Error)))
 }
 
 /// The response's `usage` object, validated: counts are non-negative integers within reason,
@@ -303,11 +310,19 @@ pub(crate) fn provider_usage(u: &Value) -> Result<Usage, String> {
 /// `{output_key}_details`; validated: counts are non-negative integers within reason, cached ≤
 /// input and reasoning ≤ output.
 pub(crate) fn usage_named(u: &Value, input_key: &str, output_key: &str) -> Result<Usage, String> {
-    let input = read_count(u.get(input_key), &format!("usage.{input_key}"))?;
-    let output = read_count(u.get(output_key), &format!("usage.{output_key}"))?;
+    let input = read_count_named(u.get(input_key), || format!("usage.{input_key}"))?;
+    let output = read_count_named(u.get(output_key), || format!("usage.{output_key}"))?;
+    // `{key}_details`, found without building its name.
+    let details = |key: &str| {
+        let (_, d) = u
+            .as_object()?
+            .iter()
+            .find(|(k, _)| k.strip_suffix("_details") == Some(key))?;
+        Some(d)
+    };
     // DeepSeek reports cache hits as `prompt_cache_hit_tokens` (its context-caching guide).
     let cached = match read_count(
-        u.pointer(&format!("/{input_key}_details/cached_tokens")),
+        details(input_key).and_then(|d| d.get("cached_tokens")),
         "cached_tokens",
     )? {
         Some(n) => n,
@@ -316,7 +331,7 @@ pub(crate) fn usage_named(u: &Value, input_key: &str, output_key: &str) -> Resul
         }
     };
     let reasoning = read_count(
-        u.pointer(&format!("/{output_key}_details/reasoning_tokens")),
+        details(output_key).and_then(|d| d.get("reasoning_tokens")),
         "reasoning_tokens",
     )?
     .unwrap_or(0);
@@ -407,6 +422,8 @@ pub fn estimate_only(req: &RequestInfo, output: u64, problem: Option<Problem>) -
         finish: None,
     }
 }
+
+pub(crate) mod fast;
 
 #[cfg(test)]
 mod tests;

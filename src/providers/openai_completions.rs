@@ -105,6 +105,9 @@ pub(crate) fn texts_or_tokens(value: &Value, count: &impl Fn(&str) -> u64) -> (u
 /// (the request's prompt estimate, and the returned `choices[].text` counted). The finish is the
 /// least successful `choices[].finish_reason`, read as for chat.
 pub fn parse_response(body: &[u8], req: &RequestInfo, tok: &Tokenizer) -> ResponseInfo {
+    if let Some(info) = super::openai::fast::with_usage(body) {
+        return info;
+    }
     parse_response_with(
         body,
         req,

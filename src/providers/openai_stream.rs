@@ -24,7 +24,7 @@
 //! name and arguments) and counted once at the end: tokenizing the joined text is what the
 //! provider does, while counting delta by delta overcounts (a delta often ends inside a word).
 
-use super::object_or_ignored;
+use super::json_view::Object;
 use super::openai::{finish_of, provider_usage, usage_or_estimate};
 use super::stream_text::DeltaTexts;
 pub use super::stream_text::DEFAULT_MAX_TEXT_BYTES;
@@ -32,8 +32,11 @@ use super::{Finish, Invalid, RequestInfo, ResponseInfo};
 use crate::sse;
 use crate::tokens::{Encoding, Tokenizer};
 use crate::usage::Usage;
-use serde_json::{Map, Value};
+use chunk::{Choice, Chunk, UsageOnly};
+use serde_json::Value;
 use std::collections::BTreeMap;
+
+mod chunk;
 
 /// What the filter should do with a streamed Chat Completions request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,11 +116,10 @@ fn insert_stream_options(body: &[u8]) -> Option<Vec<u8>> {
 /// Whether a chunk is the usage-only chunk that `include_usage` adds: `choices` is an empty array
 /// and `usage` is present and not null. Data that is not a JSON object is not.
 pub fn is_usage_only_chunk(data: &[u8]) -> bool {
-    let Ok(Value::Object(chunk)) = serde_json::from_slice::<Value>(data) else {
+    let Ok(Object(Some(chunk))) = serde_json::from_slice::<Object<UsageOnly>>(data) else {
         return false;
     };
-    matches!(chunk.get("choices"), Some(Value::Array(c)) if c.is_empty())
-        && chunk.get("usage").is_some_and(|u| !u.is_null())
+    chunk.choices.0.is_some_and(|c| c.is_empty()) && chunk.usage.0
 }
 
 /// One streamed text of a choice: its parts are tokenized separately, as in
@@ -186,77 +188,72 @@ impl StreamMeter {
             self.done = true;
             return;
         }
-        let Some(chunk) = object_or_ignored(data, &mut self.ignored) else {
+        // One pass over the chunk, without a `Value` tree (see `json_view`).
+        let Ok(Object(Some(chunk))) = serde_json::from_slice::<Object<Chunk<'_>>>(data) else {
+            self.ignored += 1;
             return;
         };
         self.chunks += 1;
-        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
-            self.error = Some(err.clone());
+        if let Some(err) = chunk.error.filter(|e| !e.is_null()) {
+            self.error = Some(err);
         }
         if self.model.is_none() {
             self.model = chunk
-                .get("model")
-                .and_then(Value::as_str)
+                .model
+                .as_deref()
                 .filter(|m| !m.is_empty())
                 .map(str::to_string);
         }
-        if let Some(tier) = chunk.get("service_tier").and_then(Value::as_str) {
+        if let Some(tier) = chunk.service_tier.as_deref() {
             self.service_tier = Some(tier.to_string());
         }
-        if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
-            self.usage = Some(provider_usage(u));
+        if let Some(u) = chunk.usage.filter(|u| !u.is_null()) {
+            self.usage = Some(provider_usage(&u));
         }
-        for choice in chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object)
-        {
+        for choice in chunk.choices.0.into_iter().flatten().filter_map(|c| c.0) {
             self.on_choice(choice);
         }
     }
 
-    fn on_choice(&mut self, choice: &Map<String, Value>) {
-        let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
-        if let Some(reason) = choice
-            .get("finish_reason")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty())
-        {
+    fn on_choice(&mut self, choice: Choice<'_>) {
+        let index = choice.index.0.unwrap_or(0);
+        if let Some(reason) = choice.finish_reason.as_deref().filter(|r| !r.is_empty()) {
             self.finish_reasons.insert(index, reason.to_string());
         }
         // A legacy Completions choice: the generated text itself, no `delta`.
-        if let Some(s) = choice.get("text").and_then(Value::as_str) {
+        if let Some(s) = choice.text.as_deref() {
             self.keep(index, Part::Content, s);
         }
-        let Some(delta) = choice.get("delta") else {
+        let Some(delta) = choice.delta.0 else {
             return;
         };
-        let text = |ptr: &str| delta.pointer(ptr).and_then(Value::as_str);
-        if let Some(s) = text("/content") {
+        if let Some(s) = delta.content.as_deref() {
             self.keep(index, Part::Content, s);
         }
-        if let Some(s) = text("/refusal") {
+        if let Some(s) = delta.refusal.as_deref() {
             self.keep(index, Part::Refusal, s);
         }
-        if let Some(s) = text("/function_call/name") {
-            self.keep(index, Part::FunctionName, s);
-        }
-        if let Some(s) = text("/function_call/arguments") {
-            self.keep(index, Part::FunctionArguments, s);
+        if let Some(f) = &delta.function_call.0 {
+            if let Some(s) = f.name.as_deref() {
+                self.keep(index, Part::FunctionName, s);
+            }
+            if let Some(s) = f.arguments.as_deref() {
+                self.keep(index, Part::FunctionArguments, s);
+            }
         }
         for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
+            .tool_calls
+            .0
+            .iter()
             .flatten()
+            .filter_map(|c| c.0.as_ref())
         {
-            let i = call.get("index").and_then(Value::as_u64).unwrap_or(0);
-            if let Some(s) = call.pointer("/function/name").and_then(Value::as_str) {
+            let i = call.index.0.unwrap_or(0);
+            let Some(f) = &call.function.0 else { continue };
+            if let Some(s) = f.name.as_deref() {
                 self.keep(index, Part::ToolName(i), s);
             }
-            if let Some(s) = call.pointer("/function/arguments").and_then(Value::as_str) {
+            if let Some(s) = f.arguments.as_deref() {
                 self.keep(index, Part::ToolArguments(i), s);
             }
         }
@@ -375,5 +372,7 @@ impl super::StreamMeter for StreamMeter {
     }
 }
 
+#[cfg(test)]
+mod chunk_tests;
 #[cfg(test)]
 mod tests;

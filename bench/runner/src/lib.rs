@@ -8,12 +8,15 @@
 //!
 //! - [`start`]: module compilation, VM start with the tokenizer, linear memory.
 //! - [`overhead`]: fixed per-request overhead, per SSE event, a 10 KB prompt end to end, and
-//!   host throughput.
+//!   throughput: as a gateway ([`gateway`]: the host's HTTP front between clients and a mock
+//!   upstream) and in-process.
 //! - [`tokenize`]: tokenizer throughput through the filter, adversarial inputs, linearity.
 
 pub mod corpus;
+pub mod gateway;
 pub mod native;
 pub mod overhead;
+pub mod spin;
 pub mod start;
 pub mod stats;
 pub mod table;
@@ -43,6 +46,7 @@ pub const ROW_IDS: &[&str] = &[
     "sse_event",
     "e2e_10k",
     "throughput",
+    "throughput_inprocess",
     "tok_prose",
     "tok_code",
     "adv_one_char",
@@ -74,8 +78,15 @@ pub struct Scale {
     pub events: usize,
     /// VM starts measured.
     pub vm_starts: usize,
+    /// Fresh VMs whose first request is measured (each also starts a second VM).
+    pub first_requests: usize,
     /// Throughput loop, per variant.
     pub throughput_ms: u64,
+    /// Gateway throughput: time per variant, split in rounds that alternate the variants.
+    pub gateway_ms: u64,
+    pub gateway_rounds: u32,
+    /// Gateway throughput: concurrent keep-alive clients.
+    pub gateway_clients: usize,
     /// Repetitions of cheap exchanges (a few µs to a few ms each).
     pub light: Reps,
     /// Repetitions of the 1 MB prompts (hundreds of ms each today).
@@ -94,7 +105,11 @@ impl Scale {
             chat: 2_048,
             events: 1_000,
             vm_starts: 5,
+            first_requests: 9,
             throughput_ms: 1_000,
+            gateway_ms: 3_000,
+            gateway_rounds: 2,
+            gateway_clients: 8,
             light: Reps::new(20, 50, 2_000, 1_500),
             heavy: Reps::new(1, 3, 7, 2_500),
         }
@@ -111,7 +126,11 @@ impl Scale {
             chat: 2_048,
             events: 20,
             vm_starts: 1,
+            first_requests: 1,
             throughput_ms: 20,
+            gateway_ms: 100,
+            gateway_rounds: 1,
+            gateway_clients: 2,
             light: Reps::new(1, 3, 3, 0),
             heavy: Reps::new(0, 2, 2, 0),
         }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tollbooth_host::{Host, Request, Response};
 
 use crate::corpus;
+use crate::gateway;
 use crate::stats::{diff, human, interleaved, Probe};
 use crate::traffic::{self, check_metered, check_passed, drive, Exchange};
 use crate::{Report, Row, Settings};
@@ -174,9 +175,64 @@ fn end_to_end(
     Ok(())
 }
 
-/// Roundtrips per second for a tiny chat request, in-process on one thread, in alternating
-/// slices of each host.
+/// Gateway throughput, the target's figure: the host's HTTP front with the filter against the
+/// same front with the pass-through module (see [`crate::gateway`]), small chat requests from
+/// keep-alive clients, rounds alternating the two.
 fn throughput(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyhow::Result<()> {
+    let prose = corpus::prose(&s.repo, 4_096)?;
+    let body = traffic::chat_request_of_size(&prose.text, 300);
+    let upstream = gateway::Upstream::start(traffic::chat_response(true))?;
+    let load = gateway::Load {
+        workers: 2,
+        clients: s.scale.gateway_clients,
+        duration: Duration::from_millis(s.scale.gateway_ms) / s.scale.gateway_rounds.max(1),
+    };
+    let (mut filter, mut pass) = ((0u64, 0.0), (0u64, 0.0));
+    for round in 0..s.scale.gateway_rounds.max(1) {
+        for with_filter in [round % 2 == 0, round % 2 == 1] {
+            let (wasm, config) = if with_filter {
+                (&s.filter_wasm, traffic::FILTER_CONFIG)
+            } else {
+                (&s.passthrough_wasm, "")
+            };
+            let (rate, front) = gateway::measure(wasm, config, upstream.addr, &body, load)?;
+            let secs = rate.requests as f64 / rate.per_second.max(1e-9);
+            if with_filter {
+                let metered = gateway::metered(&front);
+                anyhow::ensure!(
+                    metered >= rate.requests,
+                    "the filter metered {metered} of {} requests",
+                    rate.requests
+                );
+                filter = (filter.0 + rate.requests, filter.1 + secs);
+            } else {
+                pass = (pass.0 + rate.requests, pass.1 + secs);
+            }
+            front.shutdown();
+        }
+    }
+    let rf = filter.0 as f64 / filter.1.max(1e-9);
+    let rp = pass.0 as f64 / pass.1.max(1e-9);
+    let ratio = rf / rp * 100.0;
+    r.rows.push(Row::at_least(
+        "throughput",
+        format!(
+            "gateway throughput with the filter / with pass-through: host's HTTP front, 2 workers, {} keep-alive clients, {} B chat + JSON response, mock upstream, all on 127.0.0.1",
+            load.clients,
+            body.len()
+        ),
+        ratio,
+        format!("{ratio:.0} % ({rf:.0} vs {rp:.0} req/s)"),
+        90.0,
+        "≥ 90 %",
+    ));
+    in_process(s, f, p, r)
+}
+
+/// Roundtrips per second for a tiny chat request, in-process on one thread, in alternating
+/// slices of each host. For information: with no network, HTTP or scheduling around it the
+/// pass-through costs a few µs per exchange, so the ratio only restates the fixed overhead.
+fn in_process(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyhow::Result<()> {
     let req = Request::post("/v1/chat/completions", traffic::chat_request("Hi", false))
         .header("content-type", "application/json");
     let resp =
@@ -205,13 +261,10 @@ fn throughput(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyho
     let rf = nf as f64 / tf.as_secs_f64();
     let rp = np as f64 / tp.as_secs_f64();
     let ratio = rf / rp * 100.0;
-    r.rows.push(Row::at_least(
-        "throughput",
-        "host throughput with the filter / with pass-through (tiny chat, in-process Host::roundtrip, 1 thread)",
-        ratio,
+    r.rows.push(Row::info(
+        "throughput_inprocess",
+        "  in-process only (Host::roundtrip, 1 thread, tiny chat; no network or HTTP: the pass-through costs a few µs, so this restates the fixed overhead)",
         format!("{ratio:.0} % ({rf:.0} vs {rp:.0} req/s)"),
-        90.0,
-        "≥ 90 %",
     ));
     Ok(())
 }

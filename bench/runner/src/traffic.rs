@@ -156,13 +156,22 @@ pub struct Timed {
 /// Drives `x` through worker 0 of `host` with the step API; the request body comes in one
 /// chunk. Returns the times and the final view.
 pub fn drive(host: &mut Host, x: &Exchange) -> anyhow::Result<(Timed, StreamView)> {
+    drive_as(host, x, "Bearer sk-bench")
+}
+
+/// [`drive`] with another `authorization` header (another API key is another tenant).
+pub fn drive_as(
+    host: &mut Host,
+    x: &Exchange,
+    authorization: &str,
+) -> anyhow::Result<(Timed, StreamView)> {
     let len = x.request.len().to_string();
     let request_headers = [
         (":authority", "api.openai.com"),
         (":path", "/v1/chat/completions"),
         (":method", "POST"),
         ("content-type", "application/json"),
-        ("authorization", "Bearer sk-bench"),
+        ("authorization", authorization),
         ("content-length", len.as_str()),
     ];
     let response_headers = [(":status", "200"), ("content-type", x.response_type)];
