@@ -62,10 +62,6 @@ const SPECS: &[Spec] = &[
 
 const EMPTY: u64 = hash::EMPTY;
 
-/// Slots of the table of short tokens (up to `hash::SHORT` bytes: 49k in o200k_base, 31k in
-/// cl100k_base): 512 KiB, small enough to stay in a core's cache while merging.
-const SHORT_SLOTS: usize = 1 << 16;
-
 fn main() -> Result<()> {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/tokens/hash.rs");
@@ -96,9 +92,11 @@ fn main() -> Result<()> {
             return Err(format!("{}: does not fit the slot layout", spec.name).into());
         }
         let size = 1usize << spec.bits;
+        if size * 4 < 5 * spec.tokens as usize {
+            return Err(format!("{}: hash table too small", spec.name).into());
+        }
         let mask = size - 1;
         let mut table = vec![EMPTY; size];
-        let mut short = vec![EMPTY; SHORT_SLOTS];
         let mut filter = vec![0u8; 1 << (spec.filter_bits - 3)];
         let mut pairs = vec![u32::MAX; 1 << 16];
         for rank in 0..spec.tokens {
@@ -106,22 +104,16 @@ fn main() -> Result<()> {
             let token = &bytes[a as usize..b as usize];
             let h = hash::hash(token);
             let slot = hash::slot(h, rank, a, token);
+            let bit = hash::filter_bit(h, spec.filter_bits);
+            filter[bit / 8] |= 1 << (bit % 8);
             if let [x, y] = token {
                 pairs[usize::from(*x) << 8 | usize::from(*y)] = rank;
             }
-            let into = if token.len() <= hash::SHORT {
-                &mut short
-            } else {
-                let bit = hash::filter_bit(h, spec.filter_bits);
-                filter[bit / 8] |= 1 << (bit % 8);
-                &mut table
-            };
-            let mask = into.len() - 1;
             let mut i = h as usize & mask;
             loop {
-                let s = into[i];
+                let s = table[i];
                 if s == EMPTY {
-                    into[i] = slot;
+                    table[i] = slot;
                     break;
                 }
                 let r = hash::slot_rank(s) as usize;
@@ -131,17 +123,10 @@ fn main() -> Result<()> {
                 i = (i + 1) & mask;
             }
         }
-        for (what, t) in [("table", &table), ("short table", &short)] {
-            let used = t.iter().filter(|&&s| s != EMPTY).count();
-            if used * 5 > t.len() * 4 {
-                return Err(format!("{}: {what} more than 4/5 full", spec.name).into());
-            }
-        }
         let le32 = |v: &[u32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         let le64 = |v: &[u64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         std::fs::write(out.join(format!("{}.offsets", spec.name)), le32(&offsets))?;
         std::fs::write(out.join(format!("{}.table", spec.name)), le64(&table))?;
-        std::fs::write(out.join(format!("{}.short", spec.name)), le64(&short))?;
         std::fs::write(out.join(format!("{}.bytes", spec.name)), &bytes)?;
         std::fs::write(out.join(format!("{}.filter", spec.name)), &filter)?;
         std::fs::write(out.join(format!("{}.pairs", spec.name)), le32(&pairs))?;
@@ -151,7 +136,6 @@ fn main() -> Result<()> {
              #[cfg(test)]\n    \
              offsets: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{n}.offsets\")),\n    \
              table: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{n}.table\")),\n    \
-             short: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{n}.short\")),\n    \
              bytes: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{n}.bytes\")),\n    \
              filter: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{n}.filter\")),\n    \
              pairs: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{n}.pairs\")),\n    \

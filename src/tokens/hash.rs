@@ -73,9 +73,6 @@ pub const EMPTY: u64 = u64::MAX;
 /// Longest token held in its slot.
 pub const INLINE: usize = 5;
 
-/// Longest token in the table of short tokens (the rest, with the filter, in the main table).
-pub const SHORT: usize = 4;
-
 const RANK_BITS: u64 = 0x3_FFFF;
 const INLINE_FLAG: u64 = 1 << 63;
 const TAG_SHIFT: u32 = 50;

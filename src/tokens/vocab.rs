@@ -5,7 +5,7 @@
 
 use super::hash::{
     filter_bit, hash, inline_key, same, slot_bytes, slot_key, slot_rank, slot_tag, tag, EMPTY,
-    INLINE, SHORT,
+    INLINE,
 };
 
 /// One encoding's tables (`include_bytes!` gives no alignment, so slots are read with
@@ -14,10 +14,8 @@ pub(super) struct Vocab {
     /// Offsets of each rank's bytes (`tokens + 1` little-endian `u32`), for the tests only.
     #[cfg(test)]
     offsets: &'static [u8],
-    /// `mask + 1` slots, little-endian `u64`: the tokens longer than `hash::SHORT` bytes.
+    /// `mask + 1` slots, little-endian `u64`.
     table: &'static [u8],
-    /// The tokens of up to `hash::SHORT` bytes (all inline), in their own small table.
-    short: &'static [u8],
     bytes: &'static [u8],
     /// One bit per hash of every token (`hash::filter_bit`): a clear bit means no token.
     filter: &'static [u8],
@@ -36,32 +34,12 @@ include!(concat!(env!("OUT_DIR"), "/vocab_tables.rs"));
 
 impl Vocab {
     #[inline(always)]
-    fn slot(table: &[u8], i: usize) -> u64 {
+    fn slot(&self, i: usize) -> u64 {
         let at = i.wrapping_mul(8);
-        match table.get(at..at.wrapping_add(8)) {
+        match self.table.get(at..at.wrapping_add(8)) {
             Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
             _ => EMPTY,
         }
-    }
-
-    /// Probes `table` (`mask + 1` slots) for the inline token `bytes`.
-    #[inline(always)]
-    fn inline_rank(table: &[u8], mask: usize, h: u64, bytes: &[u8]) -> Option<u32> {
-        let want = inline_key(bytes);
-        let mut i = h as usize & mask;
-        // Tables are at most 4/5 full (build.rs checks), so an empty slot always ends the
-        // probe; the bound only guards against corrupt tables.
-        for _ in 0..=mask {
-            let s = Self::slot(table, i);
-            if s == EMPTY {
-                return None;
-            }
-            if slot_key(s) == want {
-                return Some(slot_rank(s));
-            }
-            i = (i + 1) & mask;
-        }
-        None
     }
 
     /// The rank of `bytes`, if they are one token.
@@ -79,10 +57,6 @@ impl Vocab {
             .filter(|&r| r != u32::MAX);
         }
         let h = hash(bytes);
-        if bytes.len() <= SHORT {
-            let mask = (self.short.len() / 8).wrapping_sub(1);
-            return Self::inline_rank(self.short, mask, h, bytes);
-        }
         let bit = filter_bit(h, self.filter_bits);
         if self
             .filter
@@ -91,13 +65,26 @@ impl Vocab {
         {
             return None;
         }
+        let mut i = h as usize & self.mask;
+        // The table is at most 4/5 full, so an empty slot always ends the probe; the bound
+        // only guards against corrupt tables.
         if bytes.len() <= INLINE {
-            return Self::inline_rank(self.table, self.mask, h, bytes);
+            let want = inline_key(bytes);
+            for _ in 0..=self.mask {
+                let s = self.slot(i);
+                if s == EMPTY {
+                    return None;
+                }
+                if slot_key(s) == want {
+                    return Some(slot_rank(s));
+                }
+                i = (i + 1) & self.mask;
+            }
+            return None;
         }
         let t = tag(h);
-        let mut i = h as usize & self.mask;
         for _ in 0..=self.mask {
-            let s = Self::slot(self.table, i);
+            let s = self.slot(i);
             if s == EMPTY {
                 return None;
             }
