@@ -9,7 +9,6 @@
 //!   chunks' tokens are exactly the whole piece's.
 
 mod heap;
-mod quad_heap;
 #[cfg(test)]
 mod tests;
 

@@ -7,7 +7,8 @@
 //! that is no longer a local minimum is skipped (it is pushed again if it becomes one). The
 //! buffers are kept between chunks of one piece.
 
-use super::quad_heap::QuadHeap;
+use std::collections::BinaryHeap;
+
 use super::{rank_of, Kept, NONE};
 use crate::tokens::vocab::Vocab;
 
@@ -23,13 +24,13 @@ pub(super) struct Merger {
     /// For a part starting at i: the rank it is on the heap with (`NONE`: not on it), so that
     /// a pair still waiting is not pushed twice.
     queued: Vec<u32>,
-    heap: QuadHeap,
+    heap: BinaryHeap<u64>,
 }
 
-/// Heap key: lower rank first, then lower start.
+/// Heap key: lower rank first, then lower start; stored inverted in std's max-heap.
 #[inline(always)]
 fn key(rank: u32, start: usize) -> u64 {
-    (u64::from(rank) << 32) | start as u64
+    !((u64::from(rank) << 32) | start as u64)
 }
 
 #[inline(always)]
@@ -57,18 +58,16 @@ impl Merger {
             .extend((0..n).map(|i| rank_of(v, bytes, i, i + 2)));
         self.queued.clear();
         self.queued.resize(n, NONE);
-        for i in 0..n {
-            if self.local_min(i) {
-                set(&mut self.queued, i, get(&self.pair, i));
-            }
-        }
-        let (pair, queued) = (&self.pair, &self.queued);
-        self.heap.rebuild(
+        let mut keys = std::mem::take(&mut self.heap).into_vec();
+        keys.clear();
+        keys.extend(
             (0..n)
-                .filter(|&i| get(queued, i) != NONE)
-                .map(|i| key(get(pair, i), i)),
+                .filter(|&i| self.local_min(i))
+                .map(|i| key(get(&self.pair, i), i)),
         );
+        self.heap = BinaryHeap::from(keys);
         while let Some(k) = self.heap.pop() {
+            let k = !k;
             let (rank, s) = ((k >> 32) as u32, (k & 0xFFFF_FFFF) as usize);
             if get(&self.queued, s) == rank {
                 set(&mut self.queued, s, NONE);
