@@ -1,5 +1,6 @@
 //! Work done once when a configuration is applied, so that the first request of a VM costs what
-//! the ones after it do: the tokenizer's lazily built state, and one exchange of each common
+//! the ones after it do: a sample counted with each encoding (its code and the table pages it
+//! reads: the tables are static data, nothing is built), and one exchange of each common
 //! kind run through a throwaway filter (its own metrics, no budgets, a host that answers from
 //! memory), which also touches the code and memory a first request would.
 
