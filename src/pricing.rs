@@ -78,6 +78,8 @@ impl PriceEntry {
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
     entries: BTreeMap<String, PriceEntry>,
+    /// The length of the longest entry name: no longer prefix of a model name can be one.
+    longest: usize,
 }
 
 /// Bedrock cross-region inference profile prefixes (`us.anthropic.claude-…`).
@@ -97,9 +99,9 @@ const BEDROCK_PROVIDERS: [&str; 8] = [
 impl PriceTable {
     /// A table of the given entries; a name given twice keeps its last entry.
     pub fn new(entries: impl IntoIterator<Item = (String, PriceEntry)>) -> Self {
-        Self {
-            entries: entries.into_iter().collect(),
-        }
+        let entries: BTreeMap<String, PriceEntry> = entries.into_iter().collect();
+        let longest = entries.keys().map(String::len).max().unwrap_or(0);
+        Self { entries, longest }
     }
 
     /// The entry for `model`: an exact entry, else the longest entry that is a prefix of it.
@@ -127,7 +129,8 @@ impl PriceTable {
     }
 
     fn exact_or_prefix(&self, model: &str) -> Option<(&str, &PriceEntry)> {
-        (0..=model.len())
+        // Only prefixes as long as an entry name at most (a client's `model` can be megabytes).
+        (0..=model.len().min(self.longest))
             .rev()
             .filter_map(|end| model.get(..end))
             .find_map(|prefix| self.entries.get_key_value(prefix))
@@ -152,7 +155,9 @@ impl PriceTable {
 
 /// [`PriceTable::lookup`] remembered per model name, for one table: a name is looked up once,
 /// then found with one hash lookup (unknown names cost the most to look up). At most
-/// [`PriceMemo::MAX_NAMES`] names are kept; later ones are looked up every time.
+/// [`PriceMemo::MAX_NAMES`] names of at most [`PriceMemo::MAX_NAME_BYTES`] bytes are kept
+/// (a request's `model` is the client's, of any length up to the body limit); others are looked
+/// up every time.
 #[derive(Debug, Default)]
 pub struct PriceMemo {
     /// Model name → the table entry's name, or `None` for an unpriced model.
@@ -161,6 +166,8 @@ pub struct PriceMemo {
 
 impl PriceMemo {
     pub const MAX_NAMES: usize = 1024;
+    /// Longer names are not remembered, so the memo holds at most 256 KiB of names.
+    pub const MAX_NAME_BYTES: usize = 256;
 
     /// `table.lookup(model)`; `table` must be the same table on every call.
     pub fn lookup<'t>(&self, table: &'t PriceTable, model: &str) -> Option<&'t PriceEntry> {
@@ -169,7 +176,7 @@ impl PriceMemo {
         }
         let found = table.lookup_entry(model);
         let mut names = self.names.borrow_mut();
-        if names.len() < Self::MAX_NAMES {
+        if names.len() < Self::MAX_NAMES && model.len() <= Self::MAX_NAME_BYTES {
             names.insert(model.to_owned(), found.map(|(name, _)| name.to_owned()));
         }
         found.map(|(_, e)| e)
@@ -218,5 +225,7 @@ pub fn whole_usd(pico: u128) -> u128 {
     pico / PICO_PER_USD
 }
 
+#[cfg(test)]
+mod review_tests;
 #[cfg(test)]
 mod tests;

@@ -135,6 +135,9 @@ pub fn sse_comment(outcome: &Outcome) -> Vec<u8> {
 }
 
 #[cfg(test)]
+mod review_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::usage::UsageSource;

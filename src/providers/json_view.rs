@@ -374,4 +374,8 @@ impl<'de> Visitor<'de> for KeyVisitor {
 }
 
 #[cfg(test)]
+pub(crate) mod review_gen;
+#[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;

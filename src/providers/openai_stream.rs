@@ -373,6 +373,8 @@ impl super::StreamMeter for StreamMeter {
 }
 
 #[cfg(test)]
+mod chunk_review_tests;
+#[cfg(test)]
 mod chunk_tests;
 #[cfg(test)]
 mod tests;

@@ -236,4 +236,6 @@ impl<'de> Visitor<'de> for CountVisitor {
 }
 
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use serde_json::{json, Map};
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 /// The meter's former `on_event`, on a `Value` tree.
-fn reference_on_event(m: &mut StreamMeter, data: &[u8]) {
+pub(super) fn reference_on_event(m: &mut StreamMeter, data: &[u8]) {
     if sse::is_done(data) {
         m.done = true;
         return;
@@ -88,7 +88,7 @@ fn reference_on_choice(m: &mut StreamMeter, choice: &Map<String, Value>) {
     }
 }
 
-fn reference_is_usage_only(data: &[u8]) -> bool {
+pub(super) fn reference_is_usage_only(data: &[u8]) -> bool {
     let Ok(Value::Object(chunk)) = serde_json::from_slice::<Value>(data) else {
         return false;
     };
