@@ -62,23 +62,21 @@ fn a_name_at_the_limit_is_remembered_one_past_it_is_not() {
 
 /// Prefixes longer than the longest entry name cannot be entries: before the fix every prefix
 /// of the name was tried, one map lookup each, so a 4 MiB `model` cost ~0.36 s of native CPU
-/// per lookup (finalize makes up to two, five normalised names each).
-#[cfg(not(target_arch = "wasm32"))]
+/// per lookup (finalize makes up to two, five normalised names each). The table now knows its
+/// longest name; huge names are still priced right (no timing here: speed is `make bench`'s).
 #[test]
-fn a_huge_model_name_is_looked_up_in_time_bounded_by_the_entry_names() {
+fn a_huge_model_name_is_priced_by_its_prefix() {
     let t = PriceTable::new(
         (0..2000)
             .map(|i| (format!("model-{i}"), PriceEntry::new(Price::flat(1, 1))))
             .chain([("gpt-4o".to_string(), PriceEntry::new(Price::flat(2, 8)))]),
     );
-    let unknown = "q".repeat(16 << 20);
+    assert_eq!(t.longest, "model-1999".len());
+    let unknown = "q".repeat(1 << 20);
     let priced = format!("gpt-4o-{unknown}");
-    let start = std::time::Instant::now();
     assert_eq!(t.lookup(&unknown), None);
-    assert_eq!(t.lookup(&priced), t.lookup("gpt-4o"));
     assert!(t.lookup("gpt-4o").is_some());
-    let took = start.elapsed();
-    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(t.lookup(&priced), t.lookup("gpt-4o"));
 }
 
 #[test]
