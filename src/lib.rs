@@ -30,3 +30,5 @@ mod adapter;
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+pub(crate) mod test_rng;

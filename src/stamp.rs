@@ -183,7 +183,7 @@ mod tests {
     }
 
     /// The filter state as it was built before, through a `Value` tree.
-    fn reference_filter_state(outcome: &Outcome) -> String {
+    pub(super) fn reference_filter_state(outcome: &Outcome) -> String {
         let u = &outcome.usage;
         let attributes: serde_json::Map<String, Value> = outcome
             .attributes

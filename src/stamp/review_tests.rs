@@ -2,37 +2,11 @@
 //! (the code it replaced, restated here) on strings with every ASCII control character, quotes,
 //! backslashes, non-ASCII, and attribute names that sort differently by bytes and by chars.
 
+use super::tests::reference_filter_state;
 use super::*;
 use crate::usage::UsageSource;
-use serde_json::Value;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
-
-/// The filter state before the change, through a `Value` tree.
-fn old_filter_state(outcome: &Outcome) -> String {
-    let u = &outcome.usage;
-    let attributes: serde_json::Map<String, Value> = outcome
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    serde_json::json!({
-        "tenant": outcome.tenant,
-        "model": outcome.model,
-        "provider": outcome.provider,
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "cached_tokens": u.cached_tokens,
-        "reasoning_tokens": u.reasoning_tokens,
-        "cache_write_5m_tokens": u.cache_write_5m_tokens,
-        "cache_write_1h_tokens": u.cache_write_1h_tokens,
-        "cost_usd": outcome.cost_pico.map(format_usd),
-        "usage_source": u.source.as_str(),
-        "status": outcome.status,
-        "attributes": attributes,
-    })
-    .to_string()
-}
 
 fn nasty_strings() -> Vec<String> {
     let mut all: String = (0u8..0x80).map(char::from).collect();
@@ -89,7 +63,7 @@ fn filter_state_equals_the_value_tree_for_nasty_strings() {
             status: [None, Some(0), Some(200), Some(u16::MAX)][i % 4],
         };
         let got = filter_state(&outcome);
-        assert_eq!(got, old_filter_state(&outcome), "tenant {s:?}");
+        assert_eq!(got, reference_filter_state(&outcome), "tenant {s:?}");
         // One SSE comment line: no raw line break inside.
         let comment = sse_comment(&outcome);
         let line_breaks = comment

@@ -7,32 +7,9 @@
 
 use super::vocab::{Vocab, CL100K, O200K};
 use super::{bpe, Encoding, Tokenizer};
+use crate::test_rng::TestRng;
 
 mod texts;
-
-/// xorshift64*, seeded per test.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() >> 33) as usize % n.max(1)
-    }
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-}
 
 fn vocab(enc: Encoding) -> &'static Vocab {
     match enc {
@@ -116,7 +93,7 @@ fn bpe_count(v: &Vocab, piece: &[u8]) -> u64 {
 }
 
 /// Random bytes of a piece-like shape (not necessarily UTF-8: the merge works on bytes).
-fn random_piece(rng: &mut Rng, len: usize) -> Vec<u8> {
+fn random_piece(rng: &mut TestRng, len: usize) -> Vec<u8> {
     const WORDS: &[&str] = &[
         "the", "ing", "tion", "un", "re", "able", "ment", "ly", "er", "st", "qu", "x", "anti",
         "dis", "es", "ab", "ba", "aa",
@@ -170,7 +147,7 @@ fn random_piece(rng: &mut Rng, len: usize) -> Vec<u8> {
 /// merge.
 #[test]
 fn count_long_tiny_chunks_equal_plain_merge() {
-    let mut rng = Rng::new(0x5EED_0001);
+    let mut rng = TestRng::new(0x5EED_0001);
     let params = [
         (2, 1),
         (3, 0),
@@ -220,7 +197,7 @@ fn count_long_tiny_chunks_equal_plain_merge() {
 /// whenever the cut pair is compatible, the halves' tokens must be the whole's.
 #[test]
 fn compatible_cuts_give_the_whole_merge() {
-    let mut rng = Rng::new(0x5EED_0002);
+    let mut rng = TestRng::new(0x5EED_0002);
     let (mut compatible_cuts, mut cuts) = (0, 0);
     for _ in 0..700 {
         let len = rng.range(2, 160);
@@ -263,7 +240,7 @@ fn compatible_cuts_give_the_whole_merge() {
 /// its tokens.
 #[test]
 fn chunk_memo_at_every_length() {
-    let mut rng = Rng::new(0x5EED_0005);
+    let mut rng = TestRng::new(0x5EED_0005);
     let units: [&[u8]; 4] = [b"a", b"abc", "日".as_bytes(), b"abcdefg"];
     for unit in units {
         let run = unit.repeat(3 * 8192 / unit.len() + 2);

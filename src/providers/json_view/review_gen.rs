@@ -2,28 +2,8 @@
 //! of the one-pass readers against the `Value` readings they replaced. No outside crates: a
 //! xorshift generator, so every run checks the same documents.
 
-/// A xorshift64* generator.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Rng(seed.max(1))
-    }
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    pub(crate) fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+/// The tests' seeded generator.
+pub(crate) use crate::test_rng::TestRng as Rng;
 
 /// Keys the readers look for, some spelt with escapes, and a few they do not.
 const KEYS: &[&str] = &[

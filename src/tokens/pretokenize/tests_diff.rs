@@ -5,6 +5,7 @@
 
 use super::classes::{class_of, Class};
 use super::{pieces, Encoding};
+use crate::test_rng::TestRng;
 use fancy_regex::Regex;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -197,28 +198,10 @@ fn corpus_matches_fancy_regex() {
     assert_same(&texts, "corpus");
 }
 
-/// A small deterministic PRNG (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() >> 33) as usize % n
-    }
-}
-
 #[test]
 fn multilingual_text_matches_fancy_regex() {
     let sentences = super::tests::MULTILINGUAL;
-    let mut rng = Rng::new(5);
+    let mut rng = TestRng::new(5);
     let mut texts: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
     let separators = [
         " ", "\n", "\r\n", "  ", "\n\n", "\t", "\u{a0}", "", "\u{3000}",
@@ -251,7 +234,7 @@ const DENSE: &[char] = &[
 
 #[test]
 fn fuzz_matches_fancy_regex() {
-    let mut rng = Rng::new(0x7011_b007);
+    let mut rng = TestRng::new(0x7011_b007);
     for alphabet in [ALPHABET, DENSE] {
         let texts: Vec<String> = (0..25_000)
             .map(|_| {

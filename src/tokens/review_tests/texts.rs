@@ -1,7 +1,8 @@
 //! Whole texts against tiktoken-rs: random segments with long runs across the chunk cuts, edge
 //! sizes, the longest tokens, random code points.
 
-use super::{check, reference, vocab, Rng};
+use super::{check, reference, vocab};
+use crate::test_rng::TestRng as Rng;
 use crate::tokens::Encoding;
 
 /// One random segment of text: long runs (up to `long` bytes, across several 8 KiB chunk cuts)
