@@ -34,19 +34,7 @@ fn fixed(
     let two_k = traffic::json_exchange(traffic::chat_request_of_size(text, s.scale.chat), true);
     check_metered(&drive(f, &two_k)?.1, "provider", 1)?;
     check_passed(&drive(p, &two_k)?.1)?;
-    let m = {
-        let (mut fh, mut ph) = (Turns::new(f), Turns::new(p));
-        let mut probes = vec![
-            fh.probe(&tiny),
-            ph.probe(&tiny),
-            fh.probe(&two_k),
-            ph.probe(&two_k),
-        ];
-        interleaved(s.scale.light, &mut probes)?
-    };
-    let [f_tiny, p_tiny, f_2k, p_2k] = m[..] else {
-        anyhow::bail!("four medians expected");
-    };
+    let [f_tiny, p_tiny, f_2k, p_2k] = both_twice(s, f, p, &tiny, &two_k)?;
     let total = diff(f_2k, p_2k);
     let prompt = diff(f_2k, f_tiny) - diff(p_2k, p_tiny);
     let fixed = total - prompt;
@@ -102,6 +90,24 @@ impl<'h> Turns<'h> {
     }
 }
 
+/// Medians of exchanges `a` and `b`, each through the filter and the pass-through, measured
+/// interleaved: `[filter a, pass-through a, filter b, pass-through b]`.
+fn both_twice(
+    s: &Settings,
+    f: &mut Host,
+    p: &mut Host,
+    a: &Exchange,
+    b: &Exchange,
+) -> anyhow::Result<[Duration; 4]> {
+    let (mut fh, mut ph) = (Turns::new(f), Turns::new(p));
+    let mut probes = vec![fh.probe(a), ph.probe(a), fh.probe(b), ph.probe(b)];
+    let m = interleaved(s.scale.light, &mut probes)?;
+    let [fa, pa, fb, pb] = m[..] else {
+        anyhow::bail!("four medians expected");
+    };
+    Ok([fa, pa, fb, pb])
+}
+
 /// Per SSE event: the slope between a long and a short stream, filter − pass-through.
 fn sse(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyhow::Result<()> {
     let n = s.scale.events;
@@ -110,19 +116,7 @@ fn sse(s: &Settings, f: &mut Host, p: &mut Host, r: &mut Report) -> anyhow::Resu
     let short = traffic::sse_exchange(n0);
     check_metered(&drive(f, &long)?.1, "provider", 1)?;
     check_passed(&drive(p, &long)?.1)?;
-    let m = {
-        let (mut fh, mut ph) = (Turns::new(f), Turns::new(p));
-        let mut probes = vec![
-            fh.probe(&long),
-            ph.probe(&long),
-            fh.probe(&short),
-            ph.probe(&short),
-        ];
-        interleaved(s.scale.light, &mut probes)?
-    };
-    let [f_long, p_long, f_short, p_short] = m[..] else {
-        anyhow::bail!("four medians expected");
-    };
+    let [f_long, p_long, f_short, p_short] = both_twice(s, f, p, &long, &short)?;
     let per_event = (diff(f_long, p_long) - diff(f_short, p_short)) / (n - n0) as f64;
     r.rows.push(Row::at_most(
         "sse_event",
